@@ -1,0 +1,42 @@
+/**
+ * The connector contract (DESIGN.md, "Connectors"): `provision` makes a grant real on the target
+ * and returns the credential the grantee gets; `revoke` takes it away. Both are idempotent and
+ * safe to retry; "already gone" counts as revoked. Each grant gets its own identity on the
+ * target, so overlapping grants never revoke each other.
+ */
+export interface GrantTarget {
+  grantId: string;
+  user: string;
+  resource: string;
+  role: string;
+  /** The resource's `config` block from the configuration file. */
+  config: Record<string, unknown>;
+  /** Start of the access window (epoch ms). */
+  startsAt: number;
+  /** End of the access window (epoch ms); the credential must not outlive it. */
+  expiresAt: number;
+  /** The requester's public key, for connectors that sign certificates. */
+  publicKey: string | null;
+}
+
+export interface Provisioned {
+  credential: Record<string, unknown>;
+}
+
+export interface Revoked {
+  /** Facts for the audit trail, e.g. `{ sessionsTerminated: 2 }` or `{ note: 'already_absent' }`. */
+  audit?: Record<string, unknown>;
+}
+
+export interface Connector {
+  readonly kind: string;
+  /** Throws an Error whose message names what is wrong with a resource's config. */
+  checkConfig(config: Record<string, unknown>, resource: string): void;
+  provision(target: GrantTarget): Promise<Provisioned>;
+  revoke(target: GrantTarget): Promise<Revoked>;
+  /** Moves the end of the window of an active grant (extensions); returns a new credential if it changes. */
+  extend?(target: GrantTarget): Promise<Provisioned | void>;
+  close?(): Promise<void>;
+}
+
+export type ConnectorRegistry = ReadonlyMap<string, Connector>;
