@@ -115,6 +115,11 @@ export class Lifecycle {
     return viewer.admin || row.user_name === viewer.name || isApprover(viewer, policyOf(row));
   }
 
+  /** Records an event that is not a state change of a request or grant (config reloads). */
+  async commitEvent(e: NewEvent): Promise<void> {
+    await this.commit((c) => c.emit(e));
+  }
+
   // ---- requests -------------------------------------------------------------------------------
 
   async createRequest(user: Principal, body: CreateRequestBody, idempotencyKey?: string): Promise<{ request: RequestView; replayed: boolean }> {
