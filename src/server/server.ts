@@ -152,7 +152,7 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
         return { items: rows.map((r) => ({ id: Number(r.id), type: r.type, at: new Date(Number(r.at)).toISOString(), actor: r.actor, requestId: r.request_id, grantId: r.grant_id, data: JSON.parse(r.data_json), hash: r.hash, prevHash: r.prev_hash })) };
       },
       addUser: async ({ user, body }) => {
-        const r = await addUser(store, config.current, body, user.name, clock.now());
+        const r = await addUser(store, body, user.name, clock.now());
         bus.publish(r.events);
         return { user: r.user, code: r.code };
       },

@@ -49,11 +49,18 @@ export async function issueEnrollmentCode(tx: Db, user: string, now: number): Pr
 
 export interface AddUser { name: string; groups: string[]; admin: boolean }
 
+/** The group names of the config the server last loaded (for `latch admin --data-dir`, which has no config). */
+export async function knownGroups(db: Db): Promise<string[] | null> {
+  const row = await db.selectFrom('meta').select('value').where('key', '=', 'config_groups').executeTakeFirst();
+  return row ? (JSON.parse(row.value) as string[]) : null;
+}
+
 /** Adds a user and returns their one-time enrollment code. Groups must exist in the config. */
-export async function addUser(store: Store, config: LatchConfig, input: AddUser, actor: string | null, now: number): Promise<{ user: string; code: string; events: StoredEvent[] }> {
-  const unknown = input.groups.filter((g) => !(g in config.groups));
+export async function addUser(store: Store, input: AddUser, actor: string | null, now: number): Promise<{ user: string; code: string; events: StoredEvent[] }> {
+  const groups = await knownGroups(store.db);
+  const unknown = groups === null ? [] : input.groups.filter((g) => !groups.includes(g));
   if (unknown.length > 0) {
-    throw new ApiError(422, 'validation_failed', `no group named ${unknown.map((g) => `"${g}"`).join(', ')} in the configuration; add it under groups first`);
+    throw new ApiError(422, 'validation_failed', `no group named ${unknown.map((g) => `"${g}"`).join(', ')} in the configuration (groups: ${groups!.join(', ') || 'none'}); add it under groups first`);
   }
   return store.write(async (tx) => {
     const exists = await tx.selectFrom('users').select('name').where('name', '=', input.name).executeTakeFirst();
@@ -86,6 +93,8 @@ export async function syncConfigMembers(store: Store, config: LatchConfig, now: 
         created.push(name);
       }
     }
+    const groups = JSON.stringify(Object.keys(config.groups).sort());
+    await tx.insertInto('meta').values({ key: 'config_groups', value: groups }).onConflict((oc) => oc.column('key').doUpdateSet({ value: groups })).execute();
     await tx.deleteFrom('user_groups').where('source', '=', 'config').execute();
     for (const w of wanted) {
       await tx.insertInto('user_groups').values({ user_name: w.user, group_name: w.group, source: 'config' }).onConflict((oc) => oc.doNothing()).execute();
