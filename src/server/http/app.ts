@@ -52,7 +52,8 @@ function describeZod(err: z.ZodError, where: string): ApiError {
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return undefined;
-  const result = schema.safeParse(value ?? {});
+  // No body at all reads as `{}`; a JSON `null` body is a body, and the contract refuses it.
+  const result = schema.safeParse(value === undefined ? {} : value);
   if (!result.success) throw describeZod(result.error, where);
   return result.data;
 }
@@ -68,6 +69,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
     // Ids and names in paths are validated by the contract; keep router limits generous but finite.
     routerOptions: { maxParamLength: 200 },
+    // The router refuses a malformed %-escape or an over-long parameter before any route runs, so
+    // the error handler never sees it; answer those in the contract's error shape too.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is longer than 200 characters; no id or name is that long'
+        : err.code === 'FST_ERR_BAD_URL' ? 'the path is not a valid URL (a broken %-escape)' : 'the request could not be routed';
+      void reply.status(400).send(errorBody(new ApiError(400, 'bad_request', message)));
+    },
   });
 
   app.setErrorHandler((err: any, req, reply) => {

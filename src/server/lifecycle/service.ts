@@ -160,7 +160,7 @@ export class Lifecycle {
       // Re-checked under the write lock: two identical POSTs racing get one request (B23).
       if (idempotencyKey) {
         const again = await c.tx.selectFrom('idempotency').selectAll().where('user_name', '=', user.name).where('idem_key', '=', idempotencyKey).executeTakeFirst();
-        if (again) return { id: again.request_id, replayed: true };
+        if (again) return { id: this.sameBody(again, bodyHash), replayed: true };
       }
       const pending = await c.tx
         .selectFrom('requests').select('id')
@@ -202,11 +202,17 @@ export class Lifecycle {
     if (!key) return null;
     const prior = await this.d.store.db.selectFrom('idempotency').selectAll().where('user_name', '=', user.name).where('idem_key', '=', key).executeTakeFirst();
     if (!prior) return null;
+    this.sameBody(prior, bodyHash);
+    const row = await this.loadRequest(this.d.store.db, prior.request_id);
+    return row ? this.view(this.d.store.db, row, user) : null;
+  }
+
+  /** The request id a replayed key stands for; a different body under the same key is refused. */
+  private sameBody(prior: { body_hash: string; request_id: string }, bodyHash: string): string {
     if (prior.body_hash !== bodyHash) {
       throw new ApiError(422, 'idempotency_conflict', 'this Idempotency-Key was used for a different request; use a new key for a new request', { requestId: prior.request_id });
     }
-    const row = await this.loadRequest(this.d.store.db, prior.request_id);
-    return row ? this.view(this.d.store.db, row, user) : null;
+    return prior.request_id;
   }
 
   /** Moves a pending request to its outcome (compare-and-set) and, when approved, acts on it. */
@@ -412,8 +418,9 @@ export class Lifecycle {
       });
     });
     // Whatever half-exists on the target is taken away; the connector treats "absent" as revoked.
+    // Bounded like every connector call: a hung clean-up must not hold the grant in-flight forever.
     const connector = this.d.connectors.get(row.connector);
-    await connector?.revoke(target).catch((e: unknown) => this.d.log.warn({ grant: row.id, err: String(e) }, 'cleanup after failed provisioning failed'));
+    if (connector) await this.withTimeout('cleaning up', connector.revoke(target)).catch((e: unknown) => this.d.log.warn({ grant: row.id, err: String(e) }, 'cleanup after failed provisioning failed'));
   }
 
   /** Ends a grant now: by its holder (`ended_by_user`) or an admin (`revoked_by_admin`). */
@@ -493,7 +500,7 @@ export class Lifecycle {
     const result = await this.commit(async (c) => {
       if (idempotencyKey) {
         const again = await c.tx.selectFrom('idempotency').selectAll().where('user_name', '=', user.name).where('idem_key', '=', idempotencyKey).executeTakeFirst();
-        if (again) return { id: again.request_id, replayed: true };
+        if (again) return { id: this.sameBody(again, bodyHash), replayed: true };
       }
       const pending = await c.tx.selectFrom('requests').select('id').where('grant_id', '=', id).where('kind', '=', 'extension').where('state', '=', 'pending').executeTakeFirst();
       if (pending) throw new ApiError(409, 'already_pending', `an extension of this grant is already pending (${pending.id})`, { requestId: pending.id });

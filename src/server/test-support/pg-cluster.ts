@@ -1,0 +1,82 @@
+/**
+ * A throwaway PostgreSQL cluster for integration tests: initdb as the `postgres` user in a temp
+ * dir it owns (initdb refuses to run as root), a loopback port, removed afterwards.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PG_BIN = process.env.LATCH_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+export interface PgCluster {
+  host: string;
+  port: number;
+  superuser: string;
+  password: string;
+  url(db?: string, user?: string, password?: string): string;
+  stop(): Promise<void>;
+}
+
+/** Why a cluster cannot be started here, or null when it can. */
+export function pgUnavailable(): string | null {
+  if (!existsSync(join(PG_BIN, 'initdb'))) return `PostgreSQL server binaries (${PG_BIN}/initdb; apt-get install postgresql-15)`;
+  if (typeof process.getuid === 'function' && process.getuid() === 0) {
+    try {
+      execFileSync('id', ['postgres'], { stdio: 'ignore' });
+    } catch {
+      return 'a "postgres" system user to run initdb as (apt-get install postgresql-15)';
+    }
+  }
+  return null;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export async function startPgCluster(opts: { timezone?: string } = {}): Promise<PgCluster> {
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const dir = mkdtempSync(join(tmpdir(), 'latch-pg-'));
+  const data = join(dir, 'data');
+  const password = `pw${Math.random().toString(36).slice(2)}`;
+  const pwFile = join(dir, 'pw');
+  writeFileSync(pwFile, password);
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, uid, gid);
+    chownSync(pwFile, uid, gid);
+  }
+  chmodSync(dir, 0o700);
+  const run = (cmd: string, args: string[]) => (asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { stdio: 'pipe' }) : execFileSync(join(PG_BIN, cmd), args, { stdio: 'pipe' }));
+  run('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwFile}`, '-E', 'UTF8', '--locale=C.UTF-8']);
+  const port = await freePort();
+  const conf = [`listen_addresses = '127.0.0.1'`, `port = ${port}`, `unix_socket_directories = '${dir}'`, `max_connections = 300`, `fsync = off`, `synchronous_commit = off`, `full_page_writes = off`];
+  if (opts.timezone) conf.push(`timezone = '${opts.timezone}'`);
+  writeFileSync(join(data, 'postgresql.auto.conf'), conf.join('\n') + '\n');
+  if (asRoot) execFileSync('chown', ['postgres:postgres', join(data, 'postgresql.auto.conf')]);
+  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+  const cluster: PgCluster = {
+    host: '127.0.0.1', port, superuser: 'postgres', password,
+    url: (db = 'postgres', user = 'postgres', pw = password) => `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${db}`,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        const args = ['-D', data, '-m', 'immediate', '-w', 'stop'];
+        const p = asRoot ? spawn('runuser', ['-u', 'postgres', '--', join(PG_BIN, 'pg_ctl'), ...args], { stdio: 'ignore' }) : spawn(join(PG_BIN, 'pg_ctl'), args, { stdio: 'ignore' });
+        p.on('exit', () => resolve());
+        p.on('error', () => resolve());
+      });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}
