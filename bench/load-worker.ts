@@ -10,20 +10,31 @@ import autocannon from 'autocannon';
 export interface Who { name: string; token: string }
 
 export type Job =
-  | { cmd: 'http'; url: string; path: string; users: Who[]; roles: string[]; connections: number; durationS: number; maxRequests: number; offset: number }
+  /** `fixed`: one prebuilt request (the baseline, whose server answers it without looking); otherwise each request is built anew. */
+  | { cmd: 'http'; url: string; path: string; users: Who[]; roles: string[]; connections: number; durationS: number; maxRequests: number; offset: number; fixed: boolean }
   | { cmd: 'cycles'; url: string; requesters: Who[]; approvers: Who[]; durationS: number; maxCycles: number }
   | { cmd: 'sse'; url: string; watchers: Who[]; approver: Who; approvals: number; resource: string; role: string }
   | { cmd: 'exit' };
 
-export interface HttpFigures { ok: number; other: Record<string, number>; errors: number; seconds: number; perSecond: number; p50: number; p99: number; sent: number }
-export interface CycleFigures { cycles: number; failed: number; seconds: number; perSecond: number; p50: number; p99: number; firstError: string | null }
-export interface SseFigures { streams: number; openSeconds: number; samples: number; p50: number; p99: number; max: number; mean: number; approveP50: number; approveP99: number; missed: number }
+/** `loadCpu`: this process's CPU time over the run's wall time (1 = one core busy). */
+export interface HttpFigures { ok: number; other: Record<string, number>; errors: number; seconds: number; perSecond: number; p50: number; p99: number; sent: number; loadCpu: number }
+export interface CycleFigures { cycles: number; failed: number; seconds: number; perSecond: number; p50: number; p99: number; firstError: string | null; loadCpu: number }
+export interface SseFigures { streams: number; openSeconds: number; samples: number; p50: number; p99: number; max: number; mean: number; approveP50: number; approveP99: number; missed: number; loadCpu: number }
 
 const reason = 'BENCH-1 load test of the request path';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function cpuMeter(): () => number {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  return () => {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000 / (performance.now() - t0);
+  };
 }
 
 // ---- (a) and (b): autocannon ---------------------------------------------------------------------
@@ -34,36 +45,43 @@ async function httpLoad(job: Extract<Job, { cmd: 'http' }>): Promise<HttpFigures
   let i = job.offset;
   let stop = () => undefined as void;
   const limit = Math.min(job.offset + job.maxRequests, job.offset + job.users.length * job.roles.length);
-  const instance = autocannon({
+  const build = (n: number) => {
+    const user = job.users[n % job.users.length]!;
+    const role = job.roles[Math.floor(n / job.users.length) % job.roles.length]!;
+    return {
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}`, 'idempotency-key': `bench-${n}` },
+      body: JSON.stringify({ resource: 'bench', role, duration: '30m', reason }),
+    };
+  };
+  const options: autocannon.Options = {
     url: job.url,
     connections: job.connections,
     pipelining: 1,
     duration: job.durationS,
     timeout: 10,
     requests: [
-      {
-        method: 'POST',
-        path: job.path,
-        setupRequest: (req) => {
-          const n = i++;
-          if (n === limit) stop();
-          const user = job.users[n % job.users.length]!;
-          const role = job.roles[Math.floor(n / job.users.length) % job.roles.length]!;
-          return {
-            ...req,
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}`, 'idempotency-key': `bench-${n}` },
-            body: JSON.stringify({ resource: 'bench', role, duration: '30m', reason }),
-          };
-        },
-      },
+      job.fixed
+        ? { method: 'POST', path: job.path, ...build(job.offset) }
+        : {
+            method: 'POST',
+            path: job.path,
+            setupRequest: (req) => {
+              const n = i++;
+              if (n === limit) stop();
+              return { ...req, ...build(n) };
+            },
+          },
     ],
+  };
+  const load = cpuMeter();
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (err, res) => (err ? reject(err as Error) : resolve(res)));
+    stop = () => instance.stop();
   });
-  stop = () => instance.stop();
-  const result = await instance;
   const other: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) if (!code.startsWith('2')) other[code] = (stat as { count: number }).count;
   const ok = result['2xx'];
-  return { ok, other, errors: result.errors, seconds: result.duration, perSecond: ok / result.duration, p50: result.latency.p50, p99: result.latency.p99, sent: i - job.offset };
+  return { ok, other, errors: result.errors, seconds: result.duration, perSecond: ok / result.duration, p50: result.latency.p50, p99: result.latency.p99, sent: job.fixed ? 0 : i - job.offset, loadCpu: load() };
 }
 
 // ---- plain HTTP for (c) and (d) ------------------------------------------------------------------
@@ -166,6 +184,7 @@ async function cycles(job: Extract<Job, { cmd: 'cycles' }>): Promise<CycleFigure
     if (type === 'grant.active' && e.grantId) waiters.hit(`active:${e.grantId}`, performance.now());
   })));
   const times: number[] = [];
+  const load = cpuMeter();
   let failed = 0;
   let firstError: string | null = null;
   let started = 0;
@@ -199,7 +218,7 @@ async function cycles(job: Extract<Job, { cmd: 'cycles' }>): Promise<CycleFigure
   const seconds = (performance.now() - start) / 1000;
   for (const s of streams) s.close();
   const sorted = times.sort((x, y) => x - y);
-  return { cycles: times.length, failed, seconds, perSecond: times.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), firstError };
+  return { cycles: times.length, failed, seconds, perSecond: times.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), firstError, loadCpu: load() };
 }
 
 // ---- (d): approval → the requester's SSE event, with many streams open ---------------------------
@@ -229,6 +248,7 @@ async function sseLatency(job: Extract<Job, { cmd: 'sse' }>): Promise<SseFigures
   }
 
   const latencies: number[] = [];
+  const load = cpuMeter();
   const approveTimes: number[] = [];
   let missed = 0;
   const deadline = performance.now() + 120_000;
@@ -256,7 +276,7 @@ async function sseLatency(job: Extract<Job, { cmd: 'sse' }>): Promise<SseFigures
   return {
     streams: streams.length, openSeconds, samples: sorted.length, missed,
     p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, mean: sorted.reduce((s, x) => s + x, 0) / sorted.length,
-    approveP50: percentile(approveSorted, 50), approveP99: percentile(approveSorted, 99),
+    approveP50: percentile(approveSorted, 50), approveP99: percentile(approveSorted, 99), loadCpu: load(),
   };
 }
 

@@ -11,7 +11,7 @@
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
@@ -101,19 +101,23 @@ async function main(): Promise<void> {
   const started = new Date();
   const cpu = cpus();
   const machine = `${cpu.length} CPU (${cpu[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, Fastify ${version('fastify')}, autocannon ${version('autocannon')}`;
-  console.log(`Latch server benchmark — ${started.toISOString()}\n${machine}\n`);
-  const httpJob = (url: string, path: string, users: Who[], roles: string[], durationS: number, offset: number): Job =>
-    ({ cmd: 'http', url, path, users, roles, connections: CONNECTIONS, durationS, maxRequests: 1_000_000, offset });
+  // Anything else running on the machine skews every figure; the load average says whether it was quiet.
+  const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`Latch server benchmark — ${started.toISOString()}\n${machine}\nload average at start: ${load()}\n`);
+  const httpJob = (url: string, path: string, users: Who[], roles: string[], durationS: number, offset: number, fixed = false): Job =>
+    ({ cmd: 'http', url, path, users, roles, connections: CONNECTIONS, durationS, maxRequests: 1_000_000, offset, fixed });
 
-  // (a) the baseline: a bare Fastify app, the same request (headers, body) and connections.
+  // (a) the baseline: a bare Fastify app, a request of the same shape (headers, body) and the same
+  // connections. Prebuilt once: building each request anew costs the load process more than the
+  // bare route costs the server, and the baseline would measure the client.
   console.log(`(a) bare Fastify POST /ok: ${WARMUP_S} s warm-up, ${DURATION_S} s at ${CONNECTIONS} connections…`);
   const bare = Fastify({ loggerInstance: logger() as FastifyBaseLogger, bodyLimit: BODY_LIMIT });
   bare.post('/ok', async () => ({ ok: true }));
   const bareUrl = await bare.listen({ host: HOST, port: 0 });
   const fakeUsers = names('u', REQUESTERS).map((name) => ({ name, token: 'x'.repeat(180) }));
   const roles = names('r', ROLES);
-  await ask<HttpFigures>(httpJob(bareUrl, '/ok', fakeUsers, roles, WARMUP_S, 0));
-  const a = await onServerCpu(() => ask<HttpFigures>(httpJob(bareUrl, '/ok', fakeUsers, roles, DURATION_S, 0)));
+  await ask<HttpFigures>(httpJob(bareUrl, '/ok', fakeUsers, roles, WARMUP_S, 0, true));
+  const a = await onServerCpu(() => ask<HttpFigures>(httpJob(bareUrl, '/ok', fakeUsers, roles, DURATION_S, 0, true)));
   await bare.close();
 
   // (b) and (c) on one Latch server: 250 requesters, 4 approvers, one resource with 200 roles.
@@ -141,8 +145,10 @@ async function main(): Promise<void> {
   const sse = await startLatch({ requesters: watchers, approvers: ['a0000'] }, { bench: ['read'] });
   const watcherTokens = await signIn(sse.server, watchers);
   const [approver] = await signIn(sse.server, ['a0000']);
+  let openStreamsSeen = 0;
+  const sampler = setInterval(() => (openStreamsSeen = Math.max(openStreamsSeen, sse.server.streams.count)), 50);
   const d = await onServerCpu(() => ask<SseFigures>({ cmd: 'sse', url: sse.url, watchers: watcherTokens, approver: approver!, approvals: APPROVALS, resource: 'bench', role: 'read' }));
-  const openStreamsSeen = sse.server.streams.count;
+  clearInterval(sampler);
   await sse.server.close();
   rmSync(sse.dataDir, { recursive: true, force: true });
 
@@ -150,16 +156,17 @@ async function main(): Promise<void> {
 
   // ---- the table ----
   const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+  const pct = (share: number) => `${Math.round(share * 100)}%`;
   const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
   const other = (h: HttpFigures) => [...Object.entries(h.other).map(([k, v]) => `${v}×${k}`), ...(h.errors ? [`${h.errors} errors`] : [])].join(', ') || 'none';
   const rows: string[][] = [
-    ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'server CPU', 'not 2xx'],
-    ['(a) bare Fastify POST /ok → {ok:true}', `${f0(a.result.perSecond)} req/s`, f1(a.result.p50), f1(a.result.p99), `${f0(a.cpu * 100)}%`, other(a.result)],
-    ['(b) Latch POST /v1/requests (201)', `${f0(b.result.perSecond)} req/s`, f1(b.result.p50), f1(b.result.p99), `${f0(b.cpu * 100)}%`, other(b.result)],
-    ['    ratio b/a', `${(b.result.perSecond / a.result.perSecond).toFixed(3)}`, '', '', '', ''],
-    [`(c) create→approve→active→end, ${CYCLE_WORKERS} at a time`, `${f1(c.result.perSecond)} cycles/s`, f1(c.result.p50), f1(c.result.p99), `${f0(c.cpu * 100)}%`, c.result.failed ? `${c.result.failed} failed: ${c.result.firstError}` : 'none'],
-    [`(d) approve sent → requester's request.approved, ${f0(d.result.streams)} streams`, `n=${d.result.samples}`, f1(d.result.p50), f1(d.result.p99), `${f0(d.cpu * 100)}%`, d.result.missed ? `${d.result.missed} missed` : 'none'],
-    ['    (the approve call itself)', '', f1(d.result.approveP50), f1(d.result.approveP99), '', ''],
+    ['scenario', 'throughput', 'p50 ms', 'p99 ms', 'server CPU', 'load CPU', 'not 2xx'],
+    ['(a) bare Fastify POST /ok → {ok:true}', `${f0(a.result.perSecond)} req/s`, f1(a.result.p50), f1(a.result.p99), pct(a.cpu), pct(a.result.loadCpu), other(a.result)],
+    ['(b) Latch POST /v1/requests (201)', `${f0(b.result.perSecond)} req/s`, f1(b.result.p50), f1(b.result.p99), pct(b.cpu), pct(b.result.loadCpu), other(b.result)],
+    ['    ratio b/a', `${(b.result.perSecond / a.result.perSecond).toFixed(3)}`, '', '', '', '', ''],
+    [`(c) create→approve→active→end, ${CYCLE_WORKERS} at a time`, `${f1(c.result.perSecond)} cycles/s`, f1(c.result.p50), f1(c.result.p99), pct(c.cpu), pct(c.result.loadCpu), c.result.failed ? `${c.result.failed} failed: ${c.result.firstError}` : 'none'],
+    [`(d) approve sent → requester's request.approved, ${f0(d.result.streams)} streams`, `n=${d.result.samples}`, f1(d.result.p50), f1(d.result.p99), pct(d.cpu), pct(d.result.loadCpu), d.result.missed ? `${d.result.missed} missed` : 'none'],
+    ['    (the approve call itself, same run)', '', f1(d.result.approveP50), f1(d.result.approveP99), '', '', ''],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ');
@@ -168,10 +175,10 @@ async function main(): Promise<void> {
   console.log(
     `\n(a)/(b): ${CONNECTIONS} connections, no pipelining, ${DURATION_S} s after a ${WARMUP_S} s warm-up; (b) ${f0(b.result.ok)} requests created, each a distinct (user, role) pair with its own Idempotency-Key (${REQUESTERS} users × ${ROLES} roles).` +
       `\n(c): ${f0(c.result.cycles)} cycles in ${c.result.seconds.toFixed(1)} s; "active" is the grant.active event on the requester's own stream; p50/p99 are per cycle.` +
-      `\n(d): ${f0(d.result.streams)} streams open (server counted ${openStreamsSeen} before closing; opened in ${d.result.openSeconds.toFixed(1)} s); max ${f1(d.result.max)} ms, mean ${f1(d.result.mean)} ms.` +
-      `\nServer CPU is this process's CPU time over the phase's wall time (100% = one core); the load ran in a separate process.`,
+      `\n(d): ${f0(d.result.streams)} streams open (the server counted at most ${openStreamsSeen} at once; opened in ${d.result.openSeconds.toFixed(1)} s); max ${f1(d.result.max)} ms, mean ${f1(d.result.mean)} ms.` +
+      `\nServer CPU: the server process's CPU time over the phase's wall time (100% = one core); load CPU: the same for the load process.`,
   );
-  console.log(`\nTook ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s.`);
+  console.log(`\nTook ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s; load average at the end: ${load()}.`);
 }
 
 const guard = setTimeout(() => {

@@ -63,13 +63,13 @@ describe('latch serve', () => {
     const before = await api(proc.url, 'POST', '/v1/requests', alice, { resource: 'demo-pass', role: 'read', duration: '50m', reason: 'INC-1 before the reload' });
     expect(before.status).toBe(201);
 
-    writeFileSync(join(dir, 'latch.yaml'), demo.replace(/maxDuration: 1h/, 'maxDuration: 20m'));
+    writeFileSync(join(dir, 'latch.yaml'), demo.replace(/maxDuration: 1h/, 'maxDuration: 40m'));
     proc.child.kill('SIGHUP');
     await proc.waitFor(/configuration reloaded/);
 
     const after = await api(proc.url, 'POST', '/v1/requests', bob, { resource: 'demo-pass', role: 'read', duration: '50m', reason: 'INC-2 after the reload' });
     expect(after.status).toBe(422);
-    expect(after.body.error).toMatchObject({ code: 'duration_exceeds_max', max: '20m' });
+    expect(after.body.error).toMatchObject({ code: 'duration_exceeds_max', max: '40m' });
     const approved = await api(proc.url, 'POST', `/v1/requests/${before.body.id}/approve`, bob, {});
     expect(approved.body.state).toBe('approved');
     expect(approved.body.durationMs).toBe(50 * 60_000);

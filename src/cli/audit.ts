@@ -1,8 +1,6 @@
 /** `latch audit verify|export --data-dir DIR`. */
 import type { Command } from 'commander';
-import { exportAudit, verifyAudit } from '../server/audit/verify.js';
 import { CliError } from './errors.js';
-import { withLocalStore } from './admin-local.js';
 import { defaultDataDir } from './paths.js';
 
 export function registerAudit(program: Command): void {
@@ -13,6 +11,7 @@ export function registerAudit(program: Command): void {
     .option('--data-dir <dir>', 'the server data dir', defaultDataDir())
     .option('--json', 'print the result as JSON')
     .action(async (flags: { dataDir: string; json?: boolean }) => {
+      const [{ verifyAudit }, { withLocalStore }] = await Promise.all([import('../server/audit/verify.js'), import('./admin-local.js')]);
       const result = await withLocalStore(flags.dataDir, (store) => verifyAudit(store.db));
       if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       if (!result.ok) throw new CliError(`audit chain broken at entry ${result.brokenAt}: ${result.problem}`);
@@ -25,6 +24,7 @@ export function registerAudit(program: Command): void {
     .option('--format <format>', 'jsonl', 'jsonl')
     .action(async (flags: { dataDir: string; format: string }) => {
       if (flags.format !== 'jsonl') throw new CliError(`unknown --format ${flags.format}; use jsonl`);
+      const [{ exportAudit }, { withLocalStore }] = await Promise.all([import('../server/audit/verify.js'), import('./admin-local.js')]);
       await withLocalStore(flags.dataDir, async (store) => {
         for await (const e of exportAudit(store.db)) {
           if (!process.stdout.write(`${JSON.stringify(e)}\n`)) await new Promise((r) => process.stdout.once('drain', r));

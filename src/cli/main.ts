@@ -10,7 +10,6 @@ import { registerUserCommands } from './user.js';
 const program = new Command('latch')
   .description('Latch: just-in-time access — request, approve, grant, revoke')
   .version('0.1.0')
-  .showHelpAfterError('(run `latch --help` for usage)')
   .exitOverride();
 
 registerServe(program);

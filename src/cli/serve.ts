@@ -1,6 +1,6 @@
 /** `latch serve`: the approval server, with graceful shutdown on SIGTERM and config reload on SIGHUP. */
 import type { Command } from 'commander';
-import { createLatchServer } from '../server/server.js';
+import type { LatchServer } from '../server/server.js';
 import { CliError } from './errors.js';
 import { defaultDataDir } from './paths.js';
 
@@ -20,10 +20,12 @@ export function registerServe(program: Command): void {
     });
 }
 
-export async function serve(flags: ServeFlags, onReady?: (url: string, server: Awaited<ReturnType<typeof createLatchServer>>) => void): Promise<void> {
+export async function serve(flags: ServeFlags, onReady?: (url: string, server: LatchServer) => void): Promise<void> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port ${flags.port} is not a port number (0–65535)`);
   const dataDir = flags.dataDir ?? defaultDataDir();
+  // Loaded here, not at the top: every other `latch` command starts without the server's code.
+  const { createLatchServer } = await import('../server/server.js');
   let server;
   try {
     server = await createLatchServer({ dataDir, configFile: flags.config ?? null, publicUrl: flags.publicUrl });

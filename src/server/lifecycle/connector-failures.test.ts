@@ -178,7 +178,7 @@ describe('revoke failures', () => {
   });
 
   it('a stuck revoke does not block the others, and is retried after the connector timeout', async () => {
-    await start({ connectorTimeoutMs: 400 });
+    await start({ connectorTimeoutMs: 1000 });
     const alice = await h!.as('alice');
     const stuck = await grant(alice);
     const other = await grant(alice);
@@ -189,11 +189,9 @@ describe('revoke failures', () => {
     for (let i = 0; i < 200 && fake.callsFor('revoke', stuck.id).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(fake.callsFor('revoke', stuck.id)).toHaveLength(1);
 
-    const t = Date.now();
     const endOther = await alice.post(`/v1/grants/${other.id}/end`);
     expect(endOther.body).toMatchObject({ state: 'ended', endReason: 'ended_by_user' });
-    expect(Date.now() - t).toBeLessThan(400);
-    // Still hung at that moment.
+    // The other grant ended while this one is still hung.
     expect((await alice.get(`/v1/grants/${stuck.id}`)).body).toMatchObject({ state: 'revoking', revokeAttempts: 0 });
 
     const stuckAnswer = await endStuck;

@@ -138,7 +138,7 @@ export class Lifecycle {
     if (breakGlass && !policy.breakGlass.allowed) throw new ApiError(403, 'break_glass_not_allowed', `break-glass is not allowed for ${body.resource}/${body.role}; make a normal request`);
 
     const requested = body.duration === undefined ? undefined : parseDuration(body.duration);
-    if (requested === null) throw new ApiError(400, 'validation_failed', `"${body.duration}" is not a duration; write it like 30m, 2h or 1h30m`, { field: 'duration' });
+    if (requested === null) throw new ApiError(400, 'validation_failed', `"${body.duration}" is not a duration; write it like 30m, 2h or 1h30m (at most ${formatDuration(policy.maxDuration)})`, { field: 'duration', max: formatDuration(policy.maxDuration) });
     const max = breakGlass ? Math.min(policy.maxDuration, policy.breakGlass.maxDuration) : policy.maxDuration;
     const duration = checkDuration(requested, max, policy.defaultDuration);
     if (!duration.ok) throw new ApiError(422, duration.code, duration.message, { max: duration.max, maxMs: max });
@@ -149,10 +149,10 @@ export class Lifecycle {
     let startAt: number | null = null;
     if (body.startAt !== undefined) {
       const at = Date.parse(body.startAt);
-      if (breakGlass) throw new ApiError(400, 'validation_failed', 'a break-glass request starts now; leave out startAt');
-      if (!policy.scheduledStart.allowed) throw new ApiError(422, 'scheduled_start_not_allowed', `${body.resource}/${body.role} does not allow a scheduled start; leave out startAt`);
-      if (at < now - 60_000) throw new ApiError(400, 'validation_failed', 'startAt is in the past; give a future time or leave it out', { field: 'startAt' });
-      if (at > now + policy.scheduledStart.maxAhead) throw new ApiError(422, 'validation_failed', `startAt is more than ${formatDuration(policy.scheduledStart.maxAhead)} ahead`, { field: 'startAt' });
+      if (breakGlass) throw new ApiError(400, 'validation_failed', 'a break-glass request starts now; leave out the start time');
+      if (!policy.scheduledStart.allowed) throw new ApiError(422, 'scheduled_start_not_allowed', `${body.resource}/${body.role} does not allow a scheduled start; leave out the start time`);
+      if (at < now - 60_000) throw new ApiError(400, 'validation_failed', 'the start time is in the past; give a future time or leave it out', { field: 'startAt' });
+      if (at > now + policy.scheduledStart.maxAhead) throw new ApiError(422, 'validation_failed', `the start time is more than ${formatDuration(policy.scheduledStart.maxAhead)} ahead; the most this policy allows`, { field: 'startAt' });
       startAt = at > now ? at : null;
     }
 
@@ -557,7 +557,6 @@ export class Lifecycle {
     let query = this.d.store.db.selectFrom('grants').selectAll().orderBy('id', 'desc');
     if (q.scope === 'mine') query = query.where('user_name', '=', user.name);
     if (q.state) query = query.where('state', '=', q.state);
-    // Live grants first, then the most recent.
     const rows = await query.limit(q.limit).execute();
     return rows.map(grantView);
   }
