@@ -104,6 +104,7 @@ async function main(): Promise<void> {
   // Anything else running on the machine skews every figure; the load average says whether it was quiet.
   const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
   console.log(`Latch server benchmark — ${started.toISOString()}\n${machine}\nload average at start: ${load()}\n`);
+  if (loadavg()[0]! > 0.75 * cpu.length) console.log(`warning: the machine is busy (1-minute load ${loadavg()[0]!.toFixed(2)} on ${cpu.length} CPUs); these figures will be low and noisy\n`);
   const httpJob = (url: string, path: string, users: Who[], roles: string[], durationS: number, offset: number, fixed = false): Job =>
     ({ cmd: 'http', url, path, users, roles, connections: CONNECTIONS, durationS, maxRequests: 1_000_000, offset, fixed });
 

@@ -111,6 +111,13 @@ export const configSchema = z
         ['approvers.groups', p.approvers.groups],
         ...p.autoApprove.map((r, k): [string, string[]] => [`autoApprove.${k}.groups`, r.groups]),
       ];
+      p.autoApprove.forEach((rule, k) => {
+        rule.groups.forEach((g, j) => {
+          if (!p.requesters.includes(g)) {
+            ctx.addIssue({ code: 'custom', path: ['policies', i, 'autoApprove', k, 'groups', j], message: `group "${g}" is not among this policy's requesters, so this rule can never apply; add it to requesters or remove it` });
+          }
+        });
+      });
       for (const [where, groups] of groupLists) {
         groups.forEach((g, k) => {
           if (!(g in c.groups)) {

@@ -40,7 +40,8 @@ export class FakeConnector implements Connector {
   private rules: Rule[] = [];
   private readonly hung: (() => void)[] = [];
 
-  constructor(private readonly clock: Clock = { now: () => Date.now(), setTimer: () => ({}), clearTimer: () => undefined }) {}
+  /** `clock` stamps each call (pass the server's ManualClock to see when, in its time, calls came). */
+  constructor(private readonly clock: Pick<Clock, 'now'> = { now: () => Date.now() }) {}
 
   checkConfig(config: Record<string, unknown>, resource: string): void {
     const unknown = Object.keys(config).filter((k) => k !== 'label');

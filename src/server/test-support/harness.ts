@@ -45,7 +45,7 @@ policies:
     breakGlass: { allowed: true, maxDuration: 15m }
     extensions: { max: 1, requireApproval: false }
   - resource: pg-prod
-    requesters: [eng]
+    requesters: [eng, ops]
     approvers: { groups: [sre] }
     maxDuration: 4h
     approveWithin: 24h
