@@ -68,6 +68,17 @@ async function onServerCpu<T>(fn: () => Promise<T>): Promise<{ result: T; cpu: n
   return { result, cpu: (c.user + c.system) / 1000 / (performance.now() - t0) };
 }
 
+/** The share of all CPUs' time spent busy over `ms`, from the kernel's counters. */
+async function busyShare(ms: number): Promise<number> {
+  const total = (c: ReturnType<typeof cpus>) => c.reduce((s, x) => s + x.times.user + x.times.nice + x.times.sys + x.times.irq + x.times.idle, 0);
+  const idle = (c: ReturnType<typeof cpus>) => c.reduce((s, x) => s + x.times.idle, 0);
+  const before = cpus();
+  await new Promise((r) => setTimeout(r, ms));
+  const after = cpus();
+  const all = total(after) - total(before);
+  return all > 0 ? 1 - (idle(after) - idle(before)) / all : 0;
+}
+
 // ---- set-up helpers ---------------------------------------------------------------------------------
 
 const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
@@ -101,10 +112,11 @@ async function main(): Promise<void> {
   const started = new Date();
   const cpu = cpus();
   const machine = `${cpu.length} CPU (${cpu[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, Fastify ${version('fastify')}, autocannon ${version('autocannon')}`;
-  // Anything else running on the machine skews every figure; the load average says whether it was quiet.
+  // Anything else running on the machine skews every figure: say how busy it was just before.
   const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
-  console.log(`Latch server benchmark — ${started.toISOString()}\n${machine}\nload average at start: ${load()}\n`);
-  if (loadavg()[0]! > 0.75 * cpu.length) console.log(`warning: the machine is busy (1-minute load ${loadavg()[0]!.toFixed(2)} on ${cpu.length} CPUs); these figures will be low and noisy\n`);
+  const busy = await busyShare(1000);
+  console.log(`Latch server benchmark — ${started.toISOString()}\n${machine}\nbefore the run: ${Math.round(busy * 100)}% of the CPUs busy over 1 s (load average ${load()})\n`);
+  if (busy > 0.15) console.log('warning: something else is using the CPUs; these figures will be low and noisy\n');
   const httpJob = (url: string, path: string, users: Who[], roles: string[], durationS: number, offset: number, fixed = false): Job =>
     ({ cmd: 'http', url, path, users, roles, connections: CONNECTIONS, durationS, maxRequests: 1_000_000, offset, fixed });
 

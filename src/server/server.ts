@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import { addUser, bootstrapAdmin, listPrincipals, loadPrincipal, newCodeFor, syncConfigMembers } from './auth/identity.js';
 import { Tokens, ACCESS_TTL_S } from './auth/tokens.js';
 import { ConfigHolder, loadConfigFile } from './config/load.js';
-import { passConnector } from './connectors/pass.js';
+import { builtInConnectors } from './connectors/registry.js';
 import type { Connector } from './connectors/types.js';
 import { EventBus } from './events/bus.js';
 import { Answer, buildApp } from './http/app.js';
@@ -79,7 +79,7 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
   const keys = await loadKeys(opts.dataDir);
   const issuer = opts.publicUrl ?? 'latch';
   const connectors = new Map<string, Connector>();
-  for (const c of [passConnector({ issuer, kid: keys.passKid, key: keys.passPrivate }), ...(opts.extraConnectors?.(keys) ?? [])]) connectors.set(c.kind, c);
+  for (const c of [...builtInConnectors({ dataDir: opts.dataDir, keys, issuer, log }), ...(opts.extraConnectors?.(keys) ?? [])]) connectors.set(c.kind, c);
   try {
     checkConnectors(config.current, connectors);
   } catch (err) {
@@ -173,6 +173,11 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
         const rows = await store.db.selectFrom('grants').select(['id', 'expires_at']).where('connector', '=', 'pass').where('state', 'in', ['revoking', 'ended']).where('end_reason', '!=', 'expired').where('expires_at', '>', now).execute();
         return { revoked: rows.map((r) => ({ jti: r.id, exp: Math.floor(Number(r.expires_at) / 1000) })) };
       });
+      for (const connector of connectors.values()) {
+        for (const [path, file] of Object.entries(connector.publicFiles ?? {})) {
+          app.get(path, async (_req, reply) => reply.type(file.contentType).header('cache-control', 'no-cache').send(await file.body()));
+        }
+      }
     },
   });
 

@@ -28,10 +28,28 @@ export interface Revoked {
   audit?: Record<string, unknown>;
 }
 
+/** What a request brings that a connector may need to check before anyone reviews it. */
+export interface RequestInput {
+  resource: string;
+  role: string;
+  config: Record<string, unknown>;
+  publicKey: string | null;
+}
+
+/** A file the server publishes without authentication (e.g. the SSH key revocation list). */
+export interface PublicFile {
+  contentType: string;
+  body(): Promise<Buffer | string>;
+}
+
 export interface Connector {
   readonly kind: string;
   /** Throws an Error whose message names what is wrong with a resource's config. */
   checkConfig(config: Record<string, unknown>, resource: string): void;
+  /** Returns why a request cannot be served (e.g. a missing SSH public key), or null. */
+  checkRequest?(input: RequestInput): string | null;
+  /** Unauthenticated GET routes this connector publishes, by path (e.g. `/v1/ssh/krl`). */
+  readonly publicFiles?: Record<string, PublicFile>;
   provision(target: GrantTarget): Promise<Provisioned>;
   revoke(target: GrantTarget): Promise<Revoked>;
   /** Moves the end of the window of an active grant (extensions); returns a new credential if it changes. */

@@ -146,6 +146,9 @@ export class Lifecycle {
     const reason = checkReason(body.reason, policy.reasonRequired);
     if (!reason.ok) throw new ApiError(400, reason.code, reason.message, { field: 'reason' });
 
+    const connectorProblem = this.d.connectors.get(resource.connector)?.checkRequest?.({ resource: body.resource, role: body.role, config: resource.config, publicKey: body.publicKey ?? null });
+    if (connectorProblem) throw new ApiError(400, 'validation_failed', connectorProblem, { field: 'publicKey' });
+
     let startAt: number | null = null;
     if (body.startAt !== undefined) {
       const at = Date.parse(body.startAt);

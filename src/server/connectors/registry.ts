@@ -1,0 +1,18 @@
+/** The connectors this server offers, built once with what they need (STYLE.md §4). */
+import type { Logger } from 'pino';
+import type { ServerKeys } from '../keys.js';
+import { passConnector } from './pass.js';
+import type { Connector } from './types.js';
+
+export interface ConnectorDeps {
+  dataDir: string;
+  keys: ServerKeys;
+  /** The server's public URL (issuer of passes). */
+  issuer: string;
+  log: Logger;
+}
+
+/** To add a connector: implement `Connector` (./types.ts) and add its factory here. */
+export function builtInConnectors(d: ConnectorDeps): Connector[] {
+  return [passConnector({ issuer: d.issuer, kid: d.keys.passKid, key: d.keys.passPrivate })];
+}
