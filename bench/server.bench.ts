@@ -9,7 +9,7 @@
  * The servers run in this process; the load runs in bench/load-worker (a separate process). Only
  * 127.0.0.1; every phase is bounded in count and time. Run: `npm run bench`.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,17 +45,19 @@ const logger = () =>
 
 // ---- the load process -------------------------------------------------------------------------------
 
-const worker = fork(new URL('./load-worker.js', import.meta.url), { stdio: 'inherit' });
+let worker: ChildProcess | null = null;
 function ask<T>(job: Job): Promise<T> {
   return new Promise((resolve, reject) => {
+    worker ??= fork(new URL('./load-worker.js', import.meta.url), { stdio: 'inherit' });
     const onExit = (code: number | null) => reject(new Error(`the load process exited (${code})`));
-    worker.once('exit', onExit);
-    worker.once('message', (m: { ok: boolean; figures?: T; error?: string }) => {
-      worker.off('exit', onExit);
+    const w = worker;
+    w.once('exit', onExit);
+    w.once('message', (m: { ok: boolean; figures?: T; error?: string }) => {
+      w.off('exit', onExit);
       if (m.ok) resolve(m.figures as T);
       else reject(new Error(`load process: ${m.error}`));
     });
-    worker.send(job);
+    w.send(job);
   });
 }
 
@@ -196,7 +198,7 @@ async function main(): Promise<void> {
 
 const guard = setTimeout(() => {
   console.error(`the benchmark took over ${RUN_LIMIT_MS / 60_000} minutes; stopping`);
-  worker.kill();
+  worker?.kill();
   process.exit(1);
 }, RUN_LIMIT_MS);
 
@@ -208,7 +210,7 @@ main().then(
   },
   (err: unknown) => {
     console.error(err);
-    worker.kill();
+    worker?.kill();
     process.exit(1);
   },
 );

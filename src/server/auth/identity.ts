@@ -33,12 +33,13 @@ export async function loadPrincipal(db: Db, name: string): Promise<Principal | u
 
 export async function listPrincipals(db: Db): Promise<Principal[]> {
   const users = await db.selectFrom('users').select(['name', 'admin']).orderBy('name').execute();
-  const memberships = await db.selectFrom('user_groups').select(['user_name', 'group_name']).distinct().execute();
-  return users.map((u) => ({
-    name: u.name,
-    admin: u.admin === 1,
-    groups: [...new Set(memberships.filter((m) => m.user_name === u.name).map((m) => m.group_name))].sort(),
-  }));
+  const byUser = new Map<string, Set<string>>();
+  for (const m of await db.selectFrom('user_groups').select(['user_name', 'group_name']).execute()) {
+    let groups = byUser.get(m.user_name);
+    if (!groups) byUser.set(m.user_name, (groups = new Set()));
+    groups.add(m.group_name);
+  }
+  return users.map((u) => ({ name: u.name, admin: u.admin === 1, groups: [...(byUser.get(u.name) ?? [])].sort() }));
 }
 
 export async function issueEnrollmentCode(tx: Db, user: string, now: number): Promise<string> {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ServerKeys } from '../keys.js';
 import { passConnector } from './pass.js';
 import type { Connector } from './types.js';
+import { webhookConnector } from './webhook.js';
 
 export interface ConnectorDeps {
   dataDir: string;
@@ -14,5 +15,5 @@ export interface ConnectorDeps {
 
 /** To add a connector: implement `Connector` (./types.ts) and add its factory here. */
 export function builtInConnectors(d: ConnectorDeps): Connector[] {
-  return [passConnector({ issuer: d.issuer, kid: d.keys.passKid, key: d.keys.passPrivate })];
+  return [passConnector({ issuer: d.issuer, kid: d.keys.passKid, key: d.keys.passPrivate }), webhookConnector({ log: d.log })];
 }
