@@ -10,6 +10,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = process.env.LATCH_DATA_DIR || join(root, '.latch', 'demo');
 mkdirSync(dataDir, { recursive: true });
 const port = process.env.PORT || '7300';
+// Keep the terminal readable: warnings and errors only, unless asked otherwise.
+process.env.LATCH_LOG_LEVEL ??= 'warn';
 const bin = 'node dist/src/cli/main.js';
 
 await serve({ host: '127.0.0.1', port, dataDir, config: join(root, 'examples', 'demo.yaml') }, async (url, server) => {

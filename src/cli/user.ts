@@ -9,9 +9,10 @@ import { idParams, type GrantView, type RequestView, type ResourceView } from '.
 import { parseDuration } from '../shared/duration.js';
 import { REQUEST_STATES } from '../shared/states.js';
 import { LatchClient, action, credentialFrom, normalizeServer, signedIn } from './client.js';
-import { CredentialStore } from './credentials.js';
+import { CredentialStore, displayPath } from './credentials.js';
 import { CliError, EXIT_DENIED } from './errors.js';
 import { grantRows, grantWhen, print, printJson, relative, requestRows, requestSummary, shortDuration, table } from './format.js';
+import { SshKeys, sshCommand } from './ssh-keys.js';
 
 export const POLL_MS = 500;
 
@@ -36,6 +37,7 @@ const groupsNote = (r: { groups: string[]; admin: boolean }) => `${r.groups.leng
 export function registerUserCommands(program: Command): void {
   const store = CredentialStore.fromEnv();
   const client = () => signedIn(store);
+  const sshKeys = SshKeys.fromEnv();
 
   program
     .command('login')
@@ -110,12 +112,22 @@ export function registerUserCommands(program: Command): void {
         const max = await maxDuration(c, resource, flags.role).catch(() => null);
         throw new CliError(`--for "${flags.for}" is not a duration; write it like 30m or 1h${max ? ` (${resource}/${flags.role} allows at most ${max})` : ''}`);
       }
-      const request = await c.call('createRequest', {
-        body: { resource, role: flags.role, duration: flags.for, reason: flags.reason, startAt: flags.start === undefined ? undefined : parseStart(flags.start), breakGlass: flags.breakGlass },
-      });
+      const startAt = flags.start === undefined ? undefined : parseStart(flags.start);
+      // An ssh resource signs a key made here; only its public half is sent.
+      const sshKey = (await connectorOf(c, resource)) === 'ssh' ? await sshKeys.create() : null;
+      let request: RequestView;
+      try {
+        request = await c.call('createRequest', {
+          body: { resource, role: flags.role, duration: flags.for, reason: flags.reason, startAt, breakGlass: flags.breakGlass, publicKey: sshKey?.publicKey },
+        });
+      } catch (err) {
+        if (sshKey) sshKeys.discard(sshKey.key);
+        throw err;
+      }
+      if (sshKey) sshKeys.remember(sshKey.key, { requestId: request.id, grantId: request.grantId });
       if (flags.wait) return waitForAccess(c, request, flags.json === true);
       if (flags.json) return printJson(request);
-      print(requestSummary(request), `  next: ${nextStep(request)}`);
+      print(requestSummary(request), ...(sshKey ? [`  ssh key: ${displayPath(sshKey.key)} (made on this device; only its public key was sent)`] : []), `  next: ${nextStep(request)}`);
     }));
 
   program
@@ -184,14 +196,29 @@ export function registerUserCommands(program: Command): void {
 
   program
     .command('credential')
-    .description('print the credential of your active grant (an access pass: the token alone, for scripts)')
+    .description('print the credential of your active grant (an access pass: the token alone; ssh: writes the certificate next to your key and prints the ssh command)')
     .argument('<grant>', 'the grant id (`latch grants`)')
     .option('--json', 'print JSON')
     .action(action(store, async (id: string, flags: { json?: boolean }) => {
       const c = await client();
       const answer = await c.call('credential', { params: { id: checkId(id, 'grant') } });
-      if (flags.json) return printJson({ id: answer.grantId, state: 'active', expiresAt: answer.expiresAt, credential: answer.credential });
       const { credential } = answer;
+      if (credential.type === 'ssh' && typeof credential.certificate === 'string') {
+        const key = sshKeys.keyFor(id) ?? sshKeys.keyFor(id, (await c.call('getGrant', { params: { id } })).requestId);
+        if (key === null) {
+          if (flags.json) return printJson({ id: answer.grantId, state: 'active', expiresAt: answer.expiresAt, credential, sshKey: null, sshCertificate: null });
+          throw new CliError(`the private key of grant ${id} is not on this device (keys live in ${displayPath(sshKeys.dir)}); use the device that requested it, or request again from this one`);
+        }
+        sshKeys.remember(key, { grantId: id });
+        const cert = sshKeys.writeCertificate(key, credential.certificate);
+        if (flags.json) return printJson({ id: answer.grantId, state: 'active', expiresAt: answer.expiresAt, credential, sshKey: key, sshCertificate: cert });
+        const validBefore = typeof credential.validBefore === 'string' ? credential.validBefore : answer.expiresAt;
+        const principals = Array.isArray(credential.principals) ? ` as ${credential.principals.join(', ')}` : '';
+        // The command alone on stdout (as for a pass token); the note goes to stderr.
+        process.stderr.write(`ssh certificate for ${id}${principals} written to ${displayPath(cert)}, valid until ${validBefore} (${relative(validBefore)})\n`);
+        return print(sshCommand(String(credential.command ?? 'ssh USER@HOST'), key, cert));
+      }
+      if (flags.json) return printJson({ id: answer.grantId, state: 'active', expiresAt: answer.expiresAt, credential });
       if (credential.type === 'pass' && typeof credential.token === 'string') {
         // The token alone on stdout so `$(latch credential ID)` works; the note goes to stderr.
         process.stderr.write(`access pass for ${id}, valid until ${answer.expiresAt} (${relative(answer.expiresAt)}); services verify it with ${c.server}/.well-known/jwks.json\n`);
@@ -240,6 +267,12 @@ function nextStep(r: RequestView): string {
   if (r.state === 'pending') return `an approver runs \`latch approve ${r.id}\`; \`latch requests\` shows progress`;
   if (r.state === 'approved' && r.grantId) return `\`latch grants\` shows ${r.grantId}; \`latch credential ${r.grantId}\` once it is active`;
   return 'request again with `latch request`';
+}
+
+/** The connector kind of a resource the caller may request, or null when it is not listed for them. */
+async function connectorOf(c: LatchClient, resource: string): Promise<string | null> {
+  const { items } = await c.call('resources');
+  return items.find((r: ResourceView) => r.name === resource)?.connector ?? null;
 }
 
 async function maxDuration(c: LatchClient, resource: string, role: string): Promise<string | null> {

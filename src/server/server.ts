@@ -66,7 +66,7 @@ export function checkConnectors(config: LatchConfig, connectors: ReadonlyMap<str
   for (const [name, resource] of Object.entries(config.resources)) {
     const connector = connectors.get(resource.connector);
     if (!connector) throw new Error(`resource ${name}: unknown connector "${resource.connector}" (this server has: ${[...connectors.keys()].join(', ')})`);
-    connector.checkConfig(resource.config, name);
+    connector.checkConfig(resource.config, name, Object.keys(resource.roles));
   }
 }
 

@@ -44,8 +44,11 @@ export interface PublicFile {
 
 export interface Connector {
   readonly kind: string;
-  /** Throws an Error whose message names what is wrong with a resource's config. */
-  checkConfig(config: Record<string, unknown>, resource: string): void;
+  /**
+   * Throws an Error whose message names what is wrong with a resource's config. `roles` are the
+   * resource's Latch roles, for connectors that map each one to something on the target.
+   */
+  checkConfig(config: Record<string, unknown>, resource: string, roles?: readonly string[]): void;
   /** Returns why a request cannot be served (e.g. a missing SSH public key), or null. */
   checkRequest?(input: RequestInput): string | null;
   /** Unauthenticated GET routes this connector publishes, by path (e.g. `/v1/ssh/krl`). */

@@ -409,15 +409,17 @@ export class Lifecycle {
 
   private async failProvisioning(row: GrantsTable, target: GrantTarget, err: unknown): Promise<void> {
     const reason = err instanceof Error ? err.message : String(err);
+    // What the grantee sees in the grant view and in the event alike (FIELD-CASES B03).
+    const shown = `Access could not be provisioned (${reason})`;
     this.d.log.warn({ grant: row.id, connector: row.connector, reason }, 'provisioning failed');
     await this.commit(async (c) => {
       const updated = await c.tx
-        .updateTable('grants').set({ state: 'failed', failure_reason: reason, ended_at: c.now })
+        .updateTable('grants').set({ state: 'failed', failure_reason: shown, ended_at: c.now })
         .where('id', '=', row.id).where('state', '=', 'provisioning').executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return;
       await c.emit({
         type: 'grant.failed', actor: null, requestId: row.request_id, grantId: row.id, audience: await this.grantAudience(c.tx, row),
-        data: { user: row.user_name, resource: row.resource, role: row.role, reason: `Access could not be provisioned (${reason})` },
+        data: { user: row.user_name, resource: row.resource, role: row.role, reason: shown },
       });
     });
     // Whatever half-exists on the target is taken away; the connector treats "absent" as revoked.

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { LatchConfig } from '../../shared/config.js';
 import type { Clock } from '../../shared/clock.js';
 import { parseConfig } from '../config/load.js';
@@ -92,13 +92,15 @@ export interface HarnessOptions {
   revokeBackoff?: { firstMs: number; maxMs: number };
   connectorTimeoutMs?: number;
   keepDataDir?: boolean;
+  /** The server's logger (default: silent, or LATCH_TEST_LOG's level); tests that check log output pass their own. */
+  logger?: Logger;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'latch-test-'));
   const config = typeof opts.config === 'object' ? opts.config : parseConfig(opts.config ?? TEST_CONFIG);
   const server = await createLatchServer({
-    dataDir, config, clock: opts.clock, logger: pino({ level: process.env.LATCH_TEST_LOG ?? 'silent' }), heartbeatMs: opts.heartbeatMs ?? 15_000,
+    dataDir, config, clock: opts.clock, logger: opts.logger ?? pino({ level: process.env.LATCH_TEST_LOG ?? 'silent' }), heartbeatMs: opts.heartbeatMs ?? 15_000,
     accessTtlS: 400 * 24 * 3600, extraConnectors: opts.extraConnectors, revokeBackoff: opts.revokeBackoff, connectorTimeoutMs: opts.connectorTimeoutMs,
   });
   const url = await server.listen('127.0.0.1', 0);

@@ -51,14 +51,14 @@ export class WebhookReceiver {
   }
 
   static async start(secret: string): Promise<WebhookReceiver> {
-    let receiver: WebhookReceiver | undefined;
-    const server = createServer((req, res) => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const receiver = new WebhookReceiver(server, secret);
+    server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => void receiver!.handle(Buffer.concat(chunks).toString('utf8'), req.headers, res));
+      req.on('end', () => void receiver.handle(Buffer.concat(chunks).toString('utf8'), req.headers, res));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    receiver = new WebhookReceiver(server, secret);
     return receiver;
   }
 
@@ -71,6 +71,14 @@ export class WebhookReceiver {
   /** Calls of `event` get this reply once the queued ones are used up (default 200 `{}`). */
   always(event: WebhookEvent, reply: Reply): this {
     this.standing.set(event, reply);
+    return this;
+  }
+
+  /** Forgets the calls and every scripted reply (answers 200 `{}` again). */
+  reset(): this {
+    this.calls.length = 0;
+    this.queued.clear();
+    this.standing.clear();
     return this;
   }
 

@@ -1,0 +1,470 @@
+/**
+ * `postgres`: each grant gets its own LOGIN role (`jit_<grant id>`) with a random password, made a
+ * member of the target role its Latch role maps to. Revoke takes access away in an order where a
+ * later failure never leaves access behind: NOLOGIN, terminate every session and wait for them to
+ * go, REASSIGN/DROP OWNED, DROP ROLE (FIELD-CASES B04, B09). `VALID UNTIL` is written as an
+ * explicit UTC instant (B06a) but is only a backstop: it expires the password, not sessions (B06b).
+ * Reference: docs/connectors/postgres.md.
+ */
+import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { readSecret, type SecretRef } from './secrets.js';
+import type { Connector, GrantTarget, Provisioned, Revoked } from './types.js';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+// ---- SQL text ---------------------------------------------------------------------------------
+
+/** Quotes an identifier for SQL text (role names cannot be bind parameters in DDL). */
+export function quoteIdent(name: string): string {
+  if (name.length === 0 || name.includes('\0')) throw new Error('a PostgreSQL identifier must be non-empty and contain no NUL character');
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quotes a string literal; backslashes are doubled inside E'' so the result holds whatever standard_conforming_strings is. */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\0')) throw new Error('a PostgreSQL literal cannot contain a NUL character');
+  const body = value.replaceAll("'", "''");
+  return value.includes('\\') ? ` E'${body.replaceAll('\\', '\\\\')}'` : `'${body}'`;
+}
+
+/**
+ * The per-grant role: `jit_` + the grant id lowercased, which is what people see in
+ * `pg_stat_activity` and type in psql. An id that would not give a plain identifier of at most
+ * 63 bytes (PostgreSQL silently truncates longer names, which could make two grants share a role)
+ * gets a name from its hash instead.
+ */
+export function roleNameFor(grantId: string): string {
+  const plain = `jit_${grantId.toLowerCase()}`;
+  if (/^[a-z0-9_]+$/.test(plain) && plain.length <= 63) return plain;
+  return `jit_${createHash('sha256').update(grantId).digest('hex').slice(0, 40)}`;
+}
+
+/**
+ * A SCRAM-SHA-256 verifier (RFC 5802/7677, as PostgreSQL stores it). Sending the verifier instead
+ * of the password keeps the password out of the server's statement log, which records the text
+ * of any failing statement (`log_min_error_statement`).
+ */
+export async function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): Promise<string> {
+  // Our passwords are ASCII letters, digits, '-' and '_', for which SASLprep is the identity.
+  const salted = await pbkdf2Async(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+/** 32 characters from 24 random bytes, URL-safe so the connection string needs no escaping. */
+export const newPassword = () => randomBytes(24).toString('base64url');
+
+// ---- config -----------------------------------------------------------------------------------
+
+const ident = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => Buffer.byteLength(s) <= 63 && !s.includes('\0'), 'must be a PostgreSQL name of at most 63 bytes');
+
+const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
+
+const configSchema = z.strictObject({
+  /** `postgres://user@host:port/database[?sslmode=…]`, without a password. */
+  url: z.string().optional(),
+  host: z.string().min(1, 'must not be empty').optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  /** The database grantees connect to; with `host`, also the admin connection's. */
+  database: ident.optional(),
+  user: ident.optional(),
+  passwordEnv: z.string().min(1, 'must not be empty').optional(),
+  passwordFile: z.string().min(1, 'must not be empty').optional(),
+  sslmode: z.enum(SSL_MODES).optional(),
+  /** Latch role → PostgreSQL role the grant's role becomes a member of. */
+  roles: z.record(z.string(), ident),
+  /** Who gets what a grant's role created; default the admin user. */
+  reassignOwnedTo: ident.optional(),
+});
+
+/** A resource's config, resolved. */
+export interface PgResource {
+  host: string;
+  port: number;
+  /** The database grantees connect to, and where the admin runs REASSIGN/DROP OWNED. */
+  database: string;
+  user: string;
+  sslmode: (typeof SSL_MODES)[number];
+  secret: SecretRef;
+  roles: Record<string, string>;
+  reassignOwnedTo: string;
+}
+
+const configError = (resource: string, key: string, message: string) => new Error(`resource ${resource}: config.${key}: ${message}`);
+
+/** Validates and resolves a resource's config; errors name the resource and the key, never a secret. */
+export function parsePgConfig(config: Record<string, unknown>, resource: string, latchRoles?: readonly string[]): PgResource {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => [...issue.path, k].join('.'));
+      throw configError(resource, keys[0]!, `unknown key (the postgres connector takes url or host/port/database/user, passwordEnv or passwordFile, sslmode, roles, reassignOwnedTo)`);
+    }
+    throw configError(resource, issue.path.join('.') || 'roles', issue.message);
+  }
+  const c = parsed.data;
+
+  let host: string;
+  let port: number;
+  let user: string;
+  let database: string;
+  let sslmode = c.sslmode;
+  if (c.url !== undefined) {
+    for (const key of ['host', 'port', 'user'] as const) {
+      if (c[key] !== undefined) throw configError(resource, key, 'give either url or host/port/user, not both');
+    }
+    let u: URL;
+    try {
+      u = new URL(c.url);
+    } catch {
+      throw configError(resource, 'url', 'is not a URL; write it like postgres://latch_admin@db.internal:5432/app');
+    }
+    if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw configError(resource, 'url', `must start with postgres:// (not ${u.protocol}//)`);
+    if (u.password !== '') throw configError(resource, 'url', 'must not contain a password; put it in the environment variable named by passwordEnv or the file named by passwordFile');
+    if (u.username === '') throw configError(resource, 'url', 'must name the admin user, like postgres://latch_admin@db.internal:5432/app');
+    if (u.hostname === '') throw configError(resource, 'url', 'must name a host');
+    const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    if (db === '' && c.database === undefined) throw configError(resource, 'url', 'must name a database, like postgres://latch_admin@db.internal:5432/app');
+    for (const [key, value] of u.searchParams) {
+      if (key !== 'sslmode') throw configError(resource, 'url', `the only query parameter understood is sslmode (found ${key})`);
+      if (!(SSL_MODES as readonly string[]).includes(value)) throw configError(resource, 'url', `sslmode must be one of ${SSL_MODES.join(', ')}`);
+      if (sslmode !== undefined && sslmode !== value) throw configError(resource, 'sslmode', 'differs from the sslmode in url; give it once');
+      sslmode = value as PgResource['sslmode'];
+    }
+    host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+    port = u.port === '' ? 5432 : Number(u.port);
+    user = decodeURIComponent(u.username);
+    database = c.database ?? db;
+  } else {
+    if (c.host === undefined) throw configError(resource, 'url', 'give the admin connection: url, or host, port, database and user');
+    if (c.user === undefined) throw configError(resource, 'user', 'give the admin user (a role with CREATEROLE; see docs/connectors/postgres.md)');
+    if (c.database === undefined) throw configError(resource, 'database', 'give the database grantees connect to');
+    host = c.host;
+    port = c.port ?? 5432;
+    user = c.user;
+    database = c.database;
+  }
+
+  if (c.passwordEnv !== undefined && c.passwordFile !== undefined) throw configError(resource, 'passwordFile', 'give passwordEnv or passwordFile, not both');
+  if (c.passwordEnv === undefined && c.passwordFile === undefined) {
+    throw configError(resource, 'passwordEnv', "give the admin password's environment variable (passwordEnv) or file (passwordFile); the password itself never goes in the config file");
+  }
+
+  if (latchRoles) {
+    for (const role of latchRoles) {
+      if (!Object.hasOwn(c.roles, role)) throw configError(resource, `roles.${role}`, `Latch role "${role}" has no PostgreSQL role to grant; map it, e.g. roles: { ${role}: app_${role.replaceAll('-', '_')} }`);
+    }
+    for (const role of Object.keys(c.roles)) {
+      if (!latchRoles.includes(role)) throw configError(resource, `roles.${role}`, `the resource has no Latch role "${role}" (it has ${latchRoles.join(', ')})`);
+    }
+  }
+
+  return {
+    host, port, database, user, sslmode: sslmode ?? 'disable',
+    secret: { env: c.passwordEnv, file: c.passwordFile },
+    roles: c.roles, reassignOwnedTo: c.reassignOwnedTo ?? user,
+  };
+}
+
+const sslOption = (mode: PgResource['sslmode']): pg.ClientConfig['ssl'] => (mode === 'disable' ? false : mode === 'require' ? { rejectUnauthorized: false } : true);
+
+// ---- the connector ----------------------------------------------------------------------------
+
+export interface PostgresConnectorOptions {
+  log: Logger;
+  /** How long revoke waits for terminated sessions to disappear before it counts as failed. */
+  sessionWaitMs?: number;
+  /** Connections per admin pool. */
+  poolSize?: number;
+}
+
+interface AdminPool {
+  pool: pg.Pool;
+  /** The admin password as last read, to scrub it from any message (defence in depth). */
+  secrets: Set<string>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sqlState = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+const UNDEFINED_OBJECT = '42704';
+
+/** What a person should do about a PostgreSQL error, by SQLSTATE / Node error code. */
+function hintFor(code: string | undefined, r: PgResource): string {
+  switch (code) {
+    case '28P01':
+    case '28000':
+      return `; check the admin password (${r.secret.env ? `environment variable ${r.secret.env}` : `file ${r.secret.file}`}) and pg_hba.conf`;
+    case '42501':
+      return `; the admin role ${r.user} lacks a privilege (it needs CREATEROLE, membership in pg_signal_backend, and on PostgreSQL 16+ ADMIN OPTION on each target role; see docs/connectors/postgres.md)`;
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+      return '; is PostgreSQL running and reachable from the Latch server?';
+    default:
+      return '';
+  }
+}
+
+export function postgresConnector(opts: PostgresConnectorOptions): Connector {
+  const log = opts.log.child({ connector: 'postgres' });
+  const sessionWaitMs = opts.sessionWaitMs ?? 10_000;
+  const pools = new Map<string, AdminPool>();
+  const resolved = new Map<string, PgResource>();
+  /** Sessions terminated by attempts that then failed, added to the successful attempt's count. */
+  const terminatedEarlier = new Map<string, number>();
+
+  const resolve = (t: Pick<GrantTarget, 'config' | 'resource'>): PgResource => {
+    const key = `${t.resource}\0${JSON.stringify(t.config)}`;
+    let r = resolved.get(key);
+    if (!r) {
+      r = parsePgConfig(t.config, t.resource);
+      resolved.set(key, r);
+    }
+    return r;
+  };
+
+  const adminPool = (r: PgResource): AdminPool => {
+    const key = JSON.stringify([r.host, r.port, r.database, r.user, r.sslmode, r.secret.env ?? null, r.secret.file ?? null]);
+    let p = pools.get(key);
+    if (p) return p;
+    const secrets = new Set<string>();
+    const pool = new pg.Pool({
+      host: r.host, port: r.port, database: r.database, user: r.user, ssl: sslOption(r.sslmode),
+      // Read on every new connection, so a rotated password file is picked up without a restart.
+      password: () => {
+        const pw = readSecret(r.secret, `the postgres admin password for ${r.user}@${r.host}`);
+        secrets.add(pw);
+        return pw;
+      },
+      max: opts.poolSize ?? 4, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'latch',
+    });
+    // An idle connection dropped by the server must not crash the process.
+    pool.on('error', (err) => log.warn({ host: r.host, port: r.port, error: err.message }, 'idle PostgreSQL admin connection failed; it will be replaced'));
+    p = { pool, secrets };
+    pools.set(key, p);
+    return p;
+  };
+
+  const scrub = (message: string, secrets: Iterable<string>) => {
+    let m = message;
+    for (const s of secrets) if (s.length >= 4) m = m.replaceAll(s, '[redacted]');
+    return m;
+  };
+
+  /** An Error that says where, what and what to do; never a password. */
+  const failure = (r: PgResource, p: AdminPool, resource: string, step: string, err: unknown, extra: string[] = []): Error => {
+    const code = sqlState(err);
+    const raw = err instanceof Error ? err.message : String(err);
+    const message = scrub(raw, [...p.secrets, ...extra]);
+    const e = new Error(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${resource}): ${step}: ${message}${code ? ` (${/^[0-9A-Z]{5}$/.test(code) ? 'SQLSTATE ' : ''}${code})` : ''}${hintFor(code, r)}`);
+    (e as { code?: string }).code = code;
+    return e;
+  };
+
+  const roleExists = async (client: pg.ClientBase, role: string) => (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
+
+  const targetRole = (r: PgResource, t: GrantTarget): string => {
+    const target = Object.hasOwn(r.roles, t.role) ? r.roles[t.role] : undefined;
+    if (target === undefined) throw new Error(`resource ${t.resource}: config.roles.${t.role}: Latch role "${t.role}" has no PostgreSQL role to grant; map it in the config`);
+    return target;
+  };
+
+  const validUntil = (ms: number) => new Date(ms).toISOString(); // always UTC with "Z" (B06a)
+
+  async function provision(t: GrantTarget): Promise<Provisioned> {
+    const r = resolve(t);
+    const target = targetRole(r, t);
+    const p = adminPool(r);
+    const role = roleNameFor(t.grantId);
+    const password = newPassword();
+    const verifier = await scramVerifier(password);
+    const q = quoteIdent(role);
+
+    let client: pg.PoolClient;
+    try {
+      client = await p.pool.connect();
+    } catch (err) {
+      throw failure(r, p, t.resource, 'connecting as the admin', err, [password]);
+    }
+    let step = `creating role ${role}`;
+    try {
+      await client.query('BEGIN');
+      // A retry finds the role of an earlier attempt: reset its password and validity (idempotent).
+      const exists = await roleExists(client, role);
+      if (exists) step = `resetting role ${role}`;
+      await client.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${q} WITH LOGIN INHERIT PASSWORD ${quoteLiteral(verifier)} VALID UNTIL ${quoteLiteral(validUntil(t.expiresAt))}`);
+      step = `granting ${target} to ${role}`;
+      await client.query(`GRANT ${quoteIdent(target)} TO ${q}`);
+      step = `commenting role ${role}`;
+      await client.query(`COMMENT ON ROLE ${q} IS ${quoteLiteral(`Latch grant ${t.grantId}: ${t.user}, ${t.resource}/${t.role}, until ${validUntil(t.expiresAt)}`)}`);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      if (sqlState(err) === UNDEFINED_OBJECT && step.startsWith('granting')) {
+        throw new Error(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): the target role ${target} (config.roles.${t.role}) does not exist; create it or fix the mapping`);
+      }
+      throw failure(r, p, t.resource, step, err, [password]);
+    }
+    client.release();
+
+    // Before reporting active, prove it (FIELD-CASES B03): log in as the new role and check the membership.
+    const check = new pg.Client({
+      host: r.host, port: r.port, database: r.database, user: role, password, ssl: sslOption(r.sslmode),
+      connectionTimeoutMillis: 10_000, application_name: 'latch-login-check',
+    });
+    check.on('error', () => undefined); // a late socket error after end() is not ours to report
+    let pid: number;
+    let member: boolean;
+    try {
+      await check.connect();
+      const res = await check.query<{ pid: number; member: boolean }>(`SELECT pg_backend_pid() AS pid, pg_has_role(current_user, $1, 'USAGE') AS member`, [target]);
+      pid = res.rows[0]!.pid;
+      member = res.rows[0]!.member;
+    } catch (err) {
+      throw failure(r, p, t.resource, `the new role ${role} could not log in to ${r.database} (check pg_hba.conf allows password logins from the Latch server)`, err, [password]);
+    } finally {
+      await check.end().catch(() => undefined);
+    }
+    if (!member) throw new Error(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} logged in but does not hold the privileges of ${target}; is it NOINHERIT?`);
+    // The check's own session must be gone before we return, or a revoke right away would count it.
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      const left = await p.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]).catch(() => ({ rowCount: 0 }));
+      if (left.rowCount === 0) break;
+      await sleep(5);
+    }
+
+    log.info({ grant: t.grantId, resource: t.resource, role, member_of: target, validUntil: validUntil(t.expiresAt) }, 'postgres role provisioned');
+    const host = r.host.includes(':') ? `[${r.host}]` : r.host;
+    const ssl = r.sslmode === 'disable' ? '' : `?sslmode=${r.sslmode}`;
+    return {
+      credential: {
+        type: 'postgres', host: r.host, port: r.port, database: r.database, user: role, password,
+        url: `postgresql://${role}:${encodeURIComponent(password)}@${host}:${r.port}/${encodeURIComponent(r.database)}${ssl}`,
+      },
+    };
+  }
+
+  async function revoke(t: GrantTarget): Promise<Revoked> {
+    const r = resolve(t);
+    const p = adminPool(r);
+    const role = roleNameFor(t.grantId);
+    const q = quoteIdent(role);
+
+    let client: pg.PoolClient;
+    try {
+      client = await p.pool.connect();
+    } catch (err) {
+      throw failure(r, p, t.resource, 'connecting as the admin', err);
+    }
+    let step = `disabling login of ${role}`;
+    const terminated = new Set<number>();
+    try {
+      // 1. No new logins, whatever the authentication method.
+      try {
+        await client.query(`ALTER ROLE ${q} NOLOGIN`);
+      } catch (err) {
+        // Dropped by someone else: that is revoked (FIELD-CASES B07); no retry.
+        if (sqlState(err) === UNDEFINED_OBJECT) {
+          terminatedEarlier.delete(t.grantId);
+          log.info({ grant: t.grantId, resource: t.resource, role }, 'postgres role already absent');
+          return { audit: { note: 'already_absent', role } };
+        }
+        throw err;
+      }
+
+      // 2. End every session of the role, and wait until none is left (B04). A session that did
+      // SET ROLE still shows its session user in usename, so it is found too.
+      step = `terminating the sessions of ${role}`;
+      const deadline = Date.now() + sessionWaitMs;
+      for (;;) {
+        const res = await client.query<{ pid: number; backend_type: string }>(
+          `SELECT pid, backend_type, pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()`,
+          [role],
+        );
+        if (res.rows.length === 0) break;
+        for (const row of res.rows) if (row.backend_type === 'client backend') terminated.add(row.pid);
+        if (Date.now() > deadline) throw new Error(`${res.rows.length} session(s) still present ${sessionWaitMs} ms after pg_terminate_backend`);
+        await sleep(20);
+      }
+
+      // 3. Hand over what the role created, drop what it was granted, drop it (B09). REASSIGN and
+      // DROP OWNED need the privileges of the role, hence the membership.
+      step = `reassigning and dropping what ${role} owns`;
+      await client.query('BEGIN');
+      const mine = await client.query<{ member: boolean }>(`SELECT pg_has_role(current_user, $1, 'USAGE') AS member`, [role]);
+      if (!mine.rows[0]?.member) await client.query(`GRANT ${q} TO CURRENT_USER`);
+      try {
+        await client.query(`REASSIGN OWNED BY ${q} TO ${quoteIdent(r.reassignOwnedTo)}`);
+      } catch (err) {
+        if (sqlState(err) === UNDEFINED_OBJECT) {
+          throw new Error(`the reassignOwnedTo role ${r.reassignOwnedTo} does not exist; create it or fix config.reassignOwnedTo (${role} can no longer log in and has no sessions)`);
+        }
+        throw err;
+      }
+      await client.query(`DROP OWNED BY ${q}`);
+      step = `dropping role ${role}`;
+      await client.query(`DROP ROLE ${q}`);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      terminatedEarlier.set(t.grantId, (terminatedEarlier.get(t.grantId) ?? 0) + terminated.size);
+      throw failure(r, p, t.resource, step, err);
+    }
+    client.release();
+    const sessionsTerminated = terminated.size + (terminatedEarlier.get(t.grantId) ?? 0);
+    terminatedEarlier.delete(t.grantId);
+    log.info({ grant: t.grantId, resource: t.resource, role, sessionsTerminated }, 'postgres role revoked');
+    return { audit: { sessionsTerminated, role } };
+  }
+
+  async function extend(t: GrantTarget): Promise<void> {
+    const r = resolve(t);
+    const p = adminPool(r);
+    const role = roleNameFor(t.grantId);
+    try {
+      await p.pool.query(`ALTER ROLE ${quoteIdent(role)} VALID UNTIL ${quoteLiteral(validUntil(t.expiresAt))}`);
+    } catch (err) {
+      if (sqlState(err) === UNDEFINED_OBJECT) throw new Error(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} no longer exists, so the grant cannot be extended`);
+      throw failure(r, p, t.resource, `moving VALID UNTIL of ${role}`, err);
+    }
+    log.info({ grant: t.grantId, resource: t.resource, role, validUntil: validUntil(t.expiresAt) }, 'postgres role extended');
+  }
+
+  return {
+    kind: 'postgres',
+    checkConfig(config, resource, roles) {
+      const r = parsePgConfig(config, resource, roles);
+      // Fail at start, not at the first grant, when the admin password cannot be read.
+      try {
+        readSecret(r.secret, 'the admin password');
+      } catch (err) {
+        throw configError(resource, r.secret.env ? 'passwordEnv' : 'passwordFile', (err as Error).message);
+      }
+    },
+    provision,
+    revoke,
+    extend,
+    async close() {
+      const all = [...pools.values()];
+      pools.clear();
+      await Promise.all(all.map((p) => p.pool.end().catch(() => undefined)));
+    },
+  };
+}
