@@ -196,6 +196,8 @@ describe('webhook connector through the server', () => {
       receiver.reply('provision', { status: 422, json: { error: 'refused' } });
       const failed = await approvedGrant();
       expect(failed.grant.state).toBe('failed');
+      // Its clean-up revoke first, so the failures scripted next go to the other grant's revoke.
+      await receiver.waitFor((c) => c.event === 'revoke' && c.grantId === failed.grant.id && c.status === 200);
       receiver.reply('revoke', { status: 500 }, { status: 500 }, { status: 500 });
       await ok.alice.post(`/v1/grants/${ok.grant.id}/end`);
       await until('revoke', async () => (await ok.alice.get(`/v1/grants/${ok.grant.id}`)).body.state, (s) => s === 'ended');
