@@ -4,7 +4,7 @@
  * `ssh-keygen -Q`). Logins against a real sshd are in ssh.integration.test.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +162,26 @@ describe.runIf(available)('ssh connector', () => {
       const certFile = join(tmp, 'team-cert.pub');
       writeFileSync(certFile, `${String(credential.certificate)}\n`);
       expect(execFileSync('ssh-keygen', ['-L', '-f', certFile], { encoding: 'utf8' })).toContain(`Signing CA: ED25519 ${fingerprint(`${ca}.pub`)}`);
+    });
+
+    it('derives the CA public key from the private key, never from a stale .pub beside it', async () => {
+      const ca = join(tmp, 'stale_ca');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'real', '-f', ca]);
+      const real = readFileSync(`${ca}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+      writeFileSync(`${ca}.pub`, `${ed25519}\n`);
+      const c = sshConnector({ dataDir: newDataDir() });
+      c.checkConfig({ principals: ['deploy'], caKeyFile: ca }, 'team-box');
+      const published = String(await c.publicFiles![SSH_CA_ROUTE]!.body());
+      expect(published).toContain(real);
+      expect(published).not.toContain(ed25519.split(' ')[1]);
+    });
+
+    it('refuses a caKeyFile others can read, at start', () => {
+      const ca = join(tmp, 'open_ca');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', ca]);
+      chmodSync(ca, 0o644);
+      const c = sshConnector({ dataDir: newDataDir() });
+      expect(() => c.checkConfig({ principals: ['deploy'], caKeyFile: ca }, 'team-box')).toThrow(/^resource team-box: caKeyFile: ssh-keygen failed \(.*bad permissions\)/);
     });
   });
 

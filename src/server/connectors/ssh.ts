@@ -11,7 +11,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -238,15 +238,18 @@ export function sshConnector(opts: SshConnectorOptions): Connector & { readonly 
     }
   };
 
-  /** The public half of a CA key: its `.pub` next to it, else derived with `ssh-keygen -y`. */
+  /**
+   * The public half of a CA key, derived from the private key (`ssh-keygen -y`), never read from a
+   * `.pub` beside it: a stale `.pub` would publish one CA and list revocations under it while
+   * certificates are signed by another, and the KRL would silently revoke nothing.
+   */
   const loadCa = (keyFile: string, what: string): Ca => {
     try {
       accessSync(keyFile, constants.R_OK);
     } catch (err) {
       throw new Error(`${what}: cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    const pub = existsSync(`${keyFile}.pub`) ? readFileSync(`${keyFile}.pub`, 'utf8') : keygenSync(['-y', '-f', keyFile], what);
-    const line = pub.trim().split('\n')[0]!.trim();
+    const line = keygenSync(['-y', '-f', keyFile], what).trim().split('\n')[0]!.trim();
     const check = checkPublicKey(line);
     if (!check.ok) throw new Error(`${what}: ${keyFile} is not an SSH CA key (${check.problem})`);
     return { keyFile, publicKey: line };

@@ -115,7 +115,7 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
     const lib = faketimeLibrary();
     if (lib === null) throw new Error('libfaketime is not installed (apt-get install faketime)');
     // Preloaded directly rather than through the `faketime` wrapper, so the pid is sshd's own.
-    Object.assign(env, { LD_PRELOAD: lib, FAKETIME: opts.faketimeOffset, FAKETIME_DONT_RESET: '1' });
+    Object.assign(env, { LD_PRELOAD: lib, FAKETIME: opts.faketimeOffset });
   }
   const child: ChildProcess = spawn(SSHD_BIN, ['-D', '-e', '-f', config], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
