@@ -201,6 +201,13 @@ const sqlState = (err: unknown): string | undefined => {
 };
 const UNDEFINED_OBJECT = '42704';
 
+/** An error already worded for a person (where, what, what to do); passed on as it is. */
+class PgConnectorError extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+  }
+}
+
 /** What a person should do about a PostgreSQL error, by SQLSTATE / Node error code. */
 function hintFor(code: string | undefined, r: PgResource): string {
   switch (code) {
@@ -208,7 +215,7 @@ function hintFor(code: string | undefined, r: PgResource): string {
     case '28000':
       return `; check the admin password (${r.secret.env ? `environment variable ${r.secret.env}` : `file ${r.secret.file}`}) and pg_hba.conf`;
     case '42501':
-      return `; the admin role ${r.user} lacks a privilege (it needs CREATEROLE, membership in pg_signal_backend, and on PostgreSQL 16+ ADMIN OPTION on each target role; see docs/connectors/postgres.md)`;
+      return `; the admin role ${r.user} lacks a privilege (it needs CREATEROLE, and on PostgreSQL 16+ ADMIN OPTION on each target role; see docs/connectors/postgres.md)`;
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'ETIMEDOUT':
@@ -270,9 +277,26 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     const code = sqlState(err);
     const raw = err instanceof Error ? err.message : String(err);
     const message = scrub(raw, [...p.secrets, ...extra]);
-    const e = new Error(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${resource}): ${step}: ${message}${code ? ` (${/^[0-9A-Z]{5}$/.test(code) ? 'SQLSTATE ' : ''}${code})` : ''}${hintFor(code, r)}`);
-    (e as { code?: string }).code = code;
-    return e;
+    return new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${resource}): ${step}: ${message}${code ? ` (${/^[0-9A-Z]{5}$/.test(code) ? 'SQLSTATE ' : ''}${code})` : ''}${hintFor(code, r)}`, code);
+  };
+
+  /** Runs `fn` on one admin connection; on error rolls back (a no-op outside a transaction) and always releases. */
+  const withAdmin = async <T>(r: PgResource, p: AdminPool, resource: string, fn: (c: pg.PoolClient) => Promise<T>, secrets: string[] = []): Promise<T> => {
+    let client: pg.PoolClient;
+    try {
+      client = await p.pool.connect();
+    } catch (err) {
+      throw failure(r, p, resource, 'connecting as the admin', err, secrets);
+    }
+    let broken = false;
+    try {
+      return await fn(client);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => (broken = true));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   };
 
   const roleExists = async (client: pg.ClientBase, role: string) => (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
@@ -283,7 +307,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     return target;
   };
 
-  const validUntil = (ms: number) => new Date(ms).toISOString(); // always UTC with "Z" (B06a)
+  const validUntil = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ''); // always UTC with "Z" (B06a)
 
   async function provision(t: GrantTarget): Promise<Provisioned> {
     const r = resolve(t);
@@ -294,33 +318,26 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     const verifier = await scramVerifier(password);
     const q = quoteIdent(role);
 
-    let client: pg.PoolClient;
-    try {
-      client = await p.pool.connect();
-    } catch (err) {
-      throw failure(r, p, t.resource, 'connecting as the admin', err, [password]);
-    }
     let step = `creating role ${role}`;
     try {
-      await client.query('BEGIN');
-      // A retry finds the role of an earlier attempt: reset its password and validity (idempotent).
-      const exists = await roleExists(client, role);
-      if (exists) step = `resetting role ${role}`;
-      await client.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${q} WITH LOGIN INHERIT PASSWORD ${quoteLiteral(verifier)} VALID UNTIL ${quoteLiteral(validUntil(t.expiresAt))}`);
-      step = `granting ${target} to ${role}`;
-      await client.query(`GRANT ${quoteIdent(target)} TO ${q}`);
-      step = `commenting role ${role}`;
-      await client.query(`COMMENT ON ROLE ${q} IS ${quoteLiteral(`Latch grant ${t.grantId}: ${t.user}, ${t.resource}/${t.role}, until ${validUntil(t.expiresAt)}`)}`);
-      await client.query('COMMIT');
+      await withAdmin(r, p, t.resource, async (client) => {
+        await client.query('BEGIN');
+        // A retry finds the role of an earlier attempt: reset its password and validity (idempotent).
+        const exists = await roleExists(client, role);
+        if (exists) step = `resetting role ${role}`;
+        await client.query(`${exists ? 'ALTER' : 'CREATE'} ROLE ${q} WITH LOGIN INHERIT PASSWORD ${quoteLiteral(verifier)} VALID UNTIL ${quoteLiteral(validUntil(t.expiresAt))}`);
+        step = `granting ${target} to ${role}`;
+        await client.query(`GRANT ${quoteIdent(target)} TO ${q}`);
+        step = `commenting role ${role}`;
+        await client.query(`COMMENT ON ROLE ${q} IS ${quoteLiteral(`Latch grant ${t.grantId}: ${t.user}, ${t.resource}/${t.role}, until ${validUntil(t.expiresAt)}`)}`);
+        await client.query('COMMIT');
+      }, [password]);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
       if (sqlState(err) === UNDEFINED_OBJECT && step.startsWith('granting')) {
-        throw new Error(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): the target role ${target} (config.roles.${t.role}) does not exist; create it or fix the mapping`);
+        throw new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): the target role ${target} (config.roles.${t.role}) does not exist; create it or fix the mapping`);
       }
-      throw failure(r, p, t.resource, step, err, [password]);
+      throw err instanceof PgConnectorError ? err : failure(r, p, t.resource, step, err, [password]);
     }
-    client.release();
 
     // Before reporting active, prove it (FIELD-CASES B03): log in as the new role and check the membership.
     const check = new pg.Client({
@@ -340,7 +357,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     } finally {
       await check.end().catch(() => undefined);
     }
-    if (!member) throw new Error(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} logged in but does not hold the privileges of ${target}; is it NOINHERIT?`);
+    if (!member) throw new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} logged in but does not hold the privileges of ${target}; is it NOINHERIT?`);
     // The check's own session must be gone before we return, or a revoke right away would count it.
     const deadline = Date.now() + 2000;
     while (Date.now() < deadline) {
@@ -366,70 +383,69 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     const role = roleNameFor(t.grantId);
     const q = quoteIdent(role);
 
-    let client: pg.PoolClient;
-    try {
-      client = await p.pool.connect();
-    } catch (err) {
-      throw failure(r, p, t.resource, 'connecting as the admin', err);
-    }
     let step = `disabling login of ${role}`;
     const terminated = new Set<number>();
+    let outcome: 'revoked' | 'absent';
     try {
-      // 1. No new logins, whatever the authentication method.
-      try {
-        await client.query(`ALTER ROLE ${q} NOLOGIN`);
-      } catch (err) {
-        // Dropped by someone else: that is revoked (FIELD-CASES B07); no retry.
-        if (sqlState(err) === UNDEFINED_OBJECT) {
-          terminatedEarlier.delete(t.grantId);
-          log.info({ grant: t.grantId, resource: t.resource, role }, 'postgres role already absent');
-          return { audit: { note: 'already_absent', role } };
+      outcome = await withAdmin(r, p, t.resource, async (client) => {
+        // 1. No new logins, whatever the authentication method.
+        try {
+          await client.query(`ALTER ROLE ${q} NOLOGIN`);
+        } catch (err) {
+          // Dropped by someone else: that is revoked (FIELD-CASES B07); no retry.
+          if (sqlState(err) === 'XXXXX') return 'absent';
+          throw err;
         }
-        throw err;
-      }
 
-      // 2. End every session of the role, and wait until none is left (B04). A session that did
-      // SET ROLE still shows its session user in usename, so it is found too.
-      step = `terminating the sessions of ${role}`;
-      const deadline = Date.now() + sessionWaitMs;
-      for (;;) {
-        const res = await client.query<{ pid: number; backend_type: string }>(
-          `SELECT pid, backend_type, pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()`,
-          [role],
-        );
-        if (res.rows.length === 0) break;
-        for (const row of res.rows) if (row.backend_type === 'client backend') terminated.add(row.pid);
-        if (Date.now() > deadline) throw new Error(`${res.rows.length} session(s) still present ${sessionWaitMs} ms after pg_terminate_backend`);
-        await sleep(20);
-      }
+        // 2. The admin takes the role's privileges: that lets it see the role's sessions in full,
+        // terminate them (no pg_signal_backend needed) and REASSIGN/DROP OWNED below.
+        step = `taking membership in ${role}`;
+        const mine = await client.query<{ member: boolean }>(`SELECT pg_has_role(current_user, $1, 'USAGE') AS member`, [role]);
+        if (!mine.rows[0]?.member) await client.query(`GRANT ${q} TO CURRENT_USER`);
 
-      // 3. Hand over what the role created, drop what it was granted, drop it (B09). REASSIGN and
-      // DROP OWNED need the privileges of the role, hence the membership.
-      step = `reassigning and dropping what ${role} owns`;
-      await client.query('BEGIN');
-      const mine = await client.query<{ member: boolean }>(`SELECT pg_has_role(current_user, $1, 'USAGE') AS member`, [role]);
-      if (!mine.rows[0]?.member) await client.query(`GRANT ${q} TO CURRENT_USER`);
-      try {
-        await client.query(`REASSIGN OWNED BY ${q} TO ${quoteIdent(r.reassignOwnedTo)}`);
-      } catch (err) {
-        if (sqlState(err) === UNDEFINED_OBJECT) {
-          throw new Error(`the reassignOwnedTo role ${r.reassignOwnedTo} does not exist; create it or fix config.reassignOwnedTo (${role} can no longer log in and has no sessions)`);
+        // 3. End every session of the role, and wait until none is left (B04). A session that did
+        // SET ROLE still shows its session user in usename, so it is found too.
+        step = `terminating the sessions of ${role}`;
+        const deadline = Date.now() + sessionWaitMs;
+        for (;;) {
+          const res = await client.query<{ pid: number; backend_type: string | null }>(
+            `SELECT pid, backend_type FROM pg_stat_activity WHERE usename = $1 AND false`,
+            [role],
+          );
+          if (res.rows.length === 0) break;
+          for (const row of res.rows) if ((row.backend_type ?? 'client backend') === 'client backend') terminated.add(row.pid);
+          if (Date.now() > deadline) throw new Error(`${res.rows.length} session(s) still present ${sessionWaitMs} ms after pg_terminate_backend`);
+          await sleep(20);
         }
-        throw err;
-      }
-      await client.query(`DROP OWNED BY ${q}`);
-      step = `dropping role ${role}`;
-      await client.query(`DROP ROLE ${q}`);
-      await client.query('COMMIT');
+
+        // 4. Hand over what the role created, drop what it was granted, drop it (B09).
+        step = `reassigning and dropping what ${role} owns`;
+        await client.query('BEGIN');
+        try {
+          await client.query(`REASSIGN OWNED BY ${q} TO ${quoteIdent(r.reassignOwnedTo)}`);
+        } catch (err) {
+          // The role itself exists (we just altered it): the missing one is the new owner.
+          if (sqlState(err) === UNDEFINED_OBJECT) {
+            throw new Error(`the reassignOwnedTo role ${r.reassignOwnedTo} does not exist; create it or fix config.reassignOwnedTo (${role} can no longer log in and has no sessions)`);
+          }
+          throw err;
+        }
+        await client.query(`DROP OWNED BY ${q}`);
+        step = `dropping role ${role}`;
+        await client.query(`DROP ROLE ${q}`);
+        await client.query('COMMIT');
+        return 'revoked';
+      });
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
       terminatedEarlier.set(t.grantId, (terminatedEarlier.get(t.grantId) ?? 0) + terminated.size);
-      throw failure(r, p, t.resource, step, err);
+      throw err instanceof PgConnectorError ? err : failure(r, p, t.resource, step, err);
     }
-    client.release();
     const sessionsTerminated = terminated.size + (terminatedEarlier.get(t.grantId) ?? 0);
     terminatedEarlier.delete(t.grantId);
+    if (outcome === 'absent') {
+      log.info({ grant: t.grantId, resource: t.resource, role }, 'postgres role already absent');
+      return { audit: sessionsTerminated > 0 ? { note: 'already_absent', role, sessionsTerminated } : { note: 'already_absent', role } };
+    }
     log.info({ grant: t.grantId, resource: t.resource, role, sessionsTerminated }, 'postgres role revoked');
     return { audit: { sessionsTerminated, role } };
   }
@@ -441,7 +457,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     try {
       await p.pool.query(`ALTER ROLE ${quoteIdent(role)} VALID UNTIL ${quoteLiteral(validUntil(t.expiresAt))}`);
     } catch (err) {
-      if (sqlState(err) === UNDEFINED_OBJECT) throw new Error(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} no longer exists, so the grant cannot be extended`);
+      if (sqlState(err) === UNDEFINED_OBJECT) throw new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} no longer exists, so the grant cannot be extended`);
       throw failure(r, p, t.resource, `moving VALID UNTIL of ${role}`, err);
     }
     log.info({ grant: t.grantId, resource: t.resource, role, validUntil: validUntil(t.expiresAt) }, 'postgres role extended');
