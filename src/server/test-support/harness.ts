@@ -88,6 +88,8 @@ export interface HarnessOptions {
   clock?: Clock;
   dataDir?: string;
   heartbeatMs?: number;
+  /** Access-token lifetime in seconds (default: 400 days, so tokens never expire mid-test). */
+  accessTtlS?: number;
   extraConnectors?: (keys: ServerKeys) => Connector[];
   revokeBackoff?: { firstMs: number; maxMs: number };
   connectorTimeoutMs?: number;
@@ -101,7 +103,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const config = typeof opts.config === 'object' ? opts.config : parseConfig(opts.config ?? TEST_CONFIG);
   const server = await createLatchServer({
     dataDir, config, clock: opts.clock, logger: opts.logger ?? pino({ level: process.env.LATCH_TEST_LOG ?? 'silent' }), heartbeatMs: opts.heartbeatMs ?? 15_000,
-    accessTtlS: 400 * 24 * 3600, extraConnectors: opts.extraConnectors, revokeBackoff: opts.revokeBackoff, connectorTimeoutMs: opts.connectorTimeoutMs,
+    accessTtlS: opts.accessTtlS ?? 400 * 24 * 3600, extraConnectors: opts.extraConnectors, revokeBackoff: opts.revokeBackoff, connectorTimeoutMs: opts.connectorTimeoutMs,
   });
   const url = await server.listen('127.0.0.1', 0);
   const clients = new Map<string, TestClient>();
