@@ -93,6 +93,7 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
   const scheduler = new Scheduler(lifecycle, clock, log);
   lifecycle.onScheduleChange = () => scheduler.poke();
   const streams = new Streams(store.db, bus, { heartbeatMs: opts.heartbeatMs ?? 15_000 });
+  tokens.onDeviceRevoked = (deviceId) => streams.closeDevice(deviceId);
   await syncConfigMembers(store, config.current, clock.now());
   const bootstrap = await bootstrapAdmin(store, clock.now());
 
@@ -146,7 +147,7 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
         const r = await lifecycle.extendGrant(user, params.id, body, idemKey(req));
         return r.replayed ? new Answer(200, r.request) : r.request;
       },
-      events: async ({ user, query, req, reply }) => streams.serve(req, reply, user, query.after),
+      events: async ({ user, device, query, req, reply }) => streams.serve(req, reply, user, device, query.after),
       audit: async ({ query }) => {
         const rows = await store.db.selectFrom('events').selectAll().where('id', '>', query.after).orderBy('id').limit(query.limit).execute();
         return { items: rows.map((r) => ({ id: Number(r.id), type: r.type, at: new Date(Number(r.at)).toISOString(), actor: r.actor, requestId: r.request_id, grantId: r.grant_id, data: JSON.parse(r.data_json), hash: r.hash, prevHash: r.prev_hash })) };

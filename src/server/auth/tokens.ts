@@ -12,6 +12,8 @@ import { ApiError } from '../http/errors.js';
 import { loadPrincipal, newId, normalizeCode, sha256 } from './identity.js';
 
 export const ACCESS_TTL_S = 15 * 60;
+/** How long the refresh token before the current one is still honoured (a lost answer, a retry). */
+export const REFRESH_GRACE_MS = 10_000;
 const ISSUER = 'latch';
 
 export class Tokens {
@@ -21,6 +23,9 @@ export class Tokens {
     private readonly now: () => number,
     private readonly accessTtlS = ACCESS_TTL_S,
   ) {}
+
+  /** Called when a device is signed out (its open event streams are closed). */
+  onDeviceRevoked: (deviceId: string) => void = () => undefined;
 
   private async accessToken(user: string, device: string): Promise<string> {
     const iat = Math.floor(this.now() / 1000);
@@ -61,16 +66,27 @@ export class Tokens {
         await tx.updateTable('devices').set({ refresh_hash: sha256(next), prev_refresh_hash: hash, last_used_at: now }).where('id', '=', device.id).execute();
         return { ok: true as const, user: device.user_name, device: { id: device.id, name: device.name } };
       }
-      const reused = await tx.selectFrom('devices').select('id').where('prev_refresh_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
-      if (reused) await tx.updateTable('devices').set({ revoked_at: now }).where('id', '=', reused.id).execute();
+      const previous = await tx.selectFrom('devices').selectAll().where('prev_refresh_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
+      if (previous && now - previous.last_used_at <= REFRESH_GRACE_MS) {
+        // The answer to a refresh was lost moments ago: the client still holds the token before it.
+        // Rotate once more instead of treating it as a stolen token.
+        await tx.updateTable('devices').set({ refresh_hash: sha256(next), last_used_at: now }).where('id', '=', previous.id).execute();
+        return { ok: true as const, user: previous.user_name, device: { id: previous.id, name: previous.name } };
+      }
+      if (previous) {
+        await tx.updateTable('devices').set({ revoked_at: now }).where('id', '=', previous.id).execute();
+        return { ok: false as const, revoked: previous.id };
+      }
       return { ok: false as const };
     });
+    if (!result.ok && 'revoked' in result && result.revoked) this.onDeviceRevoked(result.revoked);
     if (!result.ok) throw new ApiError(401, 'refresh_invalid', 'this device was signed out or its refresh token was already used; sign in again with a new enrollment code');
     return this.respond(result.user, result.device, next);
   }
 
   async signOut(deviceId: string): Promise<void> {
     await this.store.write((tx) => tx.updateTable('devices').set({ revoked_at: this.now() }).where('id', '=', deviceId).execute());
+    this.onDeviceRevoked(deviceId);
   }
 
   /** Verifies a bearer token; returns who it is for, or throws a 401 ApiError. */

@@ -17,6 +17,7 @@ const PAGE = 500;
 
 export class Streams {
   private readonly open = new Set<() => void>();
+  private readonly byDevice = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly db: Db,
@@ -28,12 +29,17 @@ export class Streams {
     return this.open.size;
   }
 
+  /** Ends the streams of a device that was signed out. */
+  closeDevice(deviceId: string): void {
+    for (const close of [...(this.byDevice.get(deviceId) ?? [])]) close();
+  }
+
   /** Ends every open stream (shutdown); clients reconnect and resume. */
   closeAll(): void {
     for (const close of [...this.open]) close();
   }
 
-  async serve(req: FastifyRequest, reply: FastifyReply, user: Principal, after: number | undefined): Promise<void> {
+  async serve(req: FastifyRequest, reply: FastifyReply, user: Principal, device: string, after: number | undefined): Promise<void> {
     const header = req.headers['last-event-id'];
     const lastId = typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : after;
     const latest = Number((await this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst())?.id ?? 0);
@@ -61,11 +67,15 @@ export class Streams {
     const heartbeat = setInterval(() => res.write(`: heartbeat ${Date.now()}\n\n`), this.opts.heartbeatMs);
     const close = () => {
       if (!this.open.delete(close)) return;
+      this.byDevice.get(device)?.delete(close);
+      if (this.byDevice.get(device)?.size === 0) this.byDevice.delete(device);
       clearInterval(heartbeat);
       unsubscribe();
       res.end();
     };
     this.open.add(close);
+    if (!this.byDevice.has(device)) this.byDevice.set(device, new Set());
+    this.byDevice.get(device)!.add(close);
     req.raw.on('close', close);
     res.on('error', close);
 

@@ -1,0 +1,66 @@
+// Device credentials over HTTP: rotation, the grace for a lost refresh answer, reuse detection and
+// sign-out closing the device's streams.
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
+import { newCodeFor } from './identity.js';
+import { startHarness, type Harness } from '../test-support/harness.js';
+import { openEvents } from '../test-support/sse-client.js';
+
+let h: Harness;
+let clock: ManualClock;
+beforeEach(async () => {
+  clock = new ManualClock(Date.now());
+  h = await startHarness({ clock });
+});
+afterEach(async () => h.close());
+
+async function enroll() {
+  const { code } = await newCodeFor(h.server.store, 'alice', clock.now());
+  const r = await h.anonymous().post('/v1/enroll', { code, device: 'laptop' });
+  expect(r.status).toBe(200);
+  return r.body as { accessToken: string; refreshToken: string };
+}
+
+const refresh = (refreshToken: string) => h.anonymous().post('/v1/token/refresh', { refreshToken });
+const me = (token: string) => fetch(`${h.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+
+it('rotates the refresh token on every use; an enrollment code works once', async () => {
+  const { code } = await newCodeFor(h.server.store, 'alice', clock.now());
+  expect((await h.anonymous().post('/v1/enroll', { code })).status).toBe(200);
+  const again = await h.anonymous().post('/v1/enroll', { code });
+  expect(again.status).toBe(401);
+  expect(again.body.error.code).toBe('enrollment_invalid');
+
+  const first = await enroll();
+  const second = await refresh(first.refreshToken);
+  expect(second.status).toBe(200);
+  expect(second.body.refreshToken).not.toBe(first.refreshToken);
+  expect(await me(second.body.accessToken)).toBe(200);
+});
+
+it('honours the previous refresh token for a few seconds (a lost answer), then treats it as stolen', async () => {
+  const first = await enroll();
+  const lost = await refresh(first.refreshToken);
+  expect(lost.status).toBe(200);
+  clock.advance(3_000);
+  const retried = await refresh(first.refreshToken);
+  expect(retried.status).toBe(200);
+  expect(await me(retried.body.accessToken)).toBe(200);
+
+  clock.advance(11_000);
+  const stolen = await refresh(first.refreshToken);
+  expect(stolen.status).toBe(401);
+  expect(stolen.body.error.code).toBe('refresh_invalid');
+  // The whole device is signed out: its current tokens stop working too.
+  expect(await me(retried.body.accessToken)).toBe(401);
+  expect((await refresh(retried.body.refreshToken)).status).toBe(401);
+});
+
+it('signing a device out ends its open event stream', async () => {
+  const { accessToken } = await enroll();
+  const stream = await openEvents(h.url, accessToken);
+  const out = await fetch(`${h.url}/v1/token/revoke`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: '{}' });
+  expect(out.status).toBe(200);
+  await expect(stream.waitFor(() => false, 3000)).rejects.toThrow(/closed/);
+  expect(await me(accessToken)).toBe(401);
+});
