@@ -17,6 +17,12 @@ registerAdmin(program);
 registerAudit(program);
 registerUserCommands(program);
 
+// `latch audit export | head`: a closed pipe is the reader being done, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
     // Commander already printed its message (and help where useful).

@@ -10,7 +10,7 @@ export interface MetricSources {
 
 export function createMetrics(src: MetricSources) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'latch_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'latch_' });
   const http = new Histogram({
     name: 'latch_http_request_duration_seconds', help: 'HTTP request duration by route, method and status',
     labelNames: ['route', 'method', 'status'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],

@@ -56,3 +56,14 @@ describe('checkReason (B24)', () => {
     expect(checkReason(`   ${'a'.repeat(REASON_MIN - 1)}   `, true).ok).toBe(false);
   });
 });
+
+describe('invisible characters an approver could be misled by', () => {
+  it.each([
+    ['a right-to-left override', 'INC-1 check \u202Ethe replica'],
+    ['a zero-width space', 'INC-1 check\u200Bthe replica'],
+    ['a line separator', 'INC-1 check\u2028APPROVED by security'],
+    ['a lone surrogate', 'INC-1 check the \ud800 replica'],
+  ])('refuses %s', (_what, reason) => {
+    expect(checkReason(reason, true)).toMatchObject({ ok: false, code: 'reason_invalid' });
+  });
+});

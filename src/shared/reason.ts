@@ -6,8 +6,9 @@ export type ReasonCheck =
   | { ok: true; reason: string }
   | { ok: false; code: 'reason_required' | 'reason_invalid' | 'reason_too_long'; message: string };
 
-// Control characters except none: tabs and newlines are also refused in a one-line reason.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+// Control and invisible formatting characters (tabs, newlines, line separators, bidi overrides,
+// zero-width spaces, lone surrogates): a reason is one line of visible text an approver can trust.
+const CONTROL = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 export function checkReason(raw: string | undefined, required: boolean): ReasonCheck {
   const reason = (raw ?? '').trim();
@@ -22,7 +23,7 @@ export function checkReason(raw: string | undefined, required: boolean): ReasonC
     return { ok: false, code: 'reason_too_long', message: `the reason is ${length} characters; the most is ${REASON_MAX}` };
   }
   if (CONTROL.test(reason)) {
-    return { ok: false, code: 'reason_invalid', message: 'the reason contains control characters; use plain text on one line' };
+    return { ok: false, code: 'reason_invalid', message: 'the reason contains control or invisible characters; use plain text on one line' };
   }
   if (length < REASON_MIN) {
     return { ok: false, code: 'reason_invalid', message: `the reason is too short; say why you need access in at least ${REASON_MIN} characters` };

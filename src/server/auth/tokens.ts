@@ -12,7 +12,7 @@ import { ApiError } from '../http/errors.js';
 import { loadPrincipal, newId, normalizeCode, sha256 } from './identity.js';
 
 export const ACCESS_TTL_S = 15 * 60;
-/** How long the refresh token before the current one is still honoured (a lost answer, a retry). */
+/** How long after a rotation the token before it is honoured once more (the answer was lost). */
 export const REFRESH_GRACE_MS = 10_000;
 const ISSUER = 'latch';
 
@@ -66,11 +66,11 @@ export class Tokens {
         await tx.updateTable('devices').set({ refresh_hash: sha256(next), prev_refresh_hash: hash, last_used_at: now }).where('id', '=', device.id).execute();
         return { ok: true as const, user: device.user_name, device: { id: device.id, name: device.name } };
       }
-      const previous = await tx.selectFrom('devices').selectAll().where('prev_refresh_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
-      if (previous && now - previous.last_used_at <= REFRESH_GRACE_MS) {
+      const previous = await tx.selectFrom('devices').selectAll().where('prev_refresh_hash', 'in', [hash, `graced:${hash}`]).where('revoked_at', 'is', null).executeTakeFirst();
+      if (previous && previous.prev_refresh_hash === hash && now - previous.last_used_at <= REFRESH_GRACE_MS) {
         // The answer to a refresh was lost moments ago: the client still holds the token before it.
-        // Rotate once more instead of treating it as a stolen token.
-        await tx.updateTable('devices').set({ refresh_hash: sha256(next), last_used_at: now }).where('id', '=', previous.id).execute();
+        // Rotate once more, once only: presenting it again is reuse.
+        await tx.updateTable('devices').set({ refresh_hash: sha256(next), prev_refresh_hash: `graced:${hash}` }).where('id', '=', previous.id).execute();
         return { ok: true as const, user: previous.user_name, device: { id: previous.id, name: previous.name } };
       }
       if (previous) {

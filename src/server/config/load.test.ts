@@ -86,7 +86,7 @@ describe('parseConfig', () => {
     expect(p.path).toBe('groups.eng.members');
     expect(p.line).toBe(lineOf(text, 'members: alice'));
     expect(p.column).toBe(14);
-    expect(p.message).toMatch(/expected array/);
+    expect(p.message).toBe("must be an array, not a string");
   });
 
   it('reports a bad duration with the key path, line and column in the message', () => {
@@ -170,7 +170,7 @@ describe('parseConfig', () => {
   });
 
   it('reports a document that is not a mapping', () => {
-    expect(onlyProblem('- a\n- b\n')).toMatchObject({ path: '', line: 1, column: 1, message: expect.stringMatching(/expected object/) });
+    expect(onlyProblem('- a\n- b\n')).toMatchObject({ path: '', line: 1, column: 1, message: "must be an object, not an array" });
   });
 });
 

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { describeIssue as describeZodIssue } from '../../shared/zod-messages.js';
 import { configSchema, type LatchConfig } from '../../shared/config.js';
 
 export interface ConfigProblem {
@@ -121,7 +122,7 @@ function describeIssue(doc: Document, issue: z.core.$ZodIssue): Located[] {
       const { node, found } = locate(doc, path, false);
       // zod says "expected string, received undefined" for a missing key; say what it means.
       const missing = issue.code === 'invalid_type' && !found;
-      return [{ path, node, message: missing ? 'this key is required but missing' : issue.message }];
+      return [{ path, node, message: missing ? 'this key is required but missing' : issue.code === 'custom' ? issue.message : describeZodIssue(issue) }];
     }
   }
 }

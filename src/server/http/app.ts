@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { routes, type RouteName } from '../../shared/api.js';
+import { describeIssue } from '../../shared/zod-messages.js';
 import type { Principal } from '../../shared/policy.js';
 import { ApiError } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -46,7 +47,7 @@ function describeZod(err: z.ZodError, where: string): ApiError {
   const message =
     issue.code === 'unrecognized_keys'
       ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} in the ${where}`
-      : `${field ? `${where} field "${field}"` : `the ${where}`}: ${issue.message}`;
+      : `${field ? `${where} field "${field}"` : `the ${where}`} ${describeIssue(issue)}`;
   return new ApiError(400, 'validation_failed', message, { field: field || null, location: where });
 }
 
@@ -69,6 +70,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
     // Ids and names in paths are validated by the contract; keep router limits generous but finite.
     routerOptions: { maxParamLength: 200 },
+    // Errors Node's HTTP parser raises before Fastify sees a request (e.g. headers over 16 KiB).
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify(errorBody(new ApiError(tooLarge ? 431 : 400, 'bad_request', tooLarge ? 'the request headers are too large (over 16 KiB)' : 'the request could not be parsed as HTTP')));
+      socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    },
     // The router refuses a malformed %-escape or an over-long parameter before any route runs, so
     // the error handler never sees it; answer those in the contract's error shape too.
     frameworkErrors: (err, _req, reply: FastifyReply) => {

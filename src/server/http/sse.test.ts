@@ -79,3 +79,11 @@ describe('GET /v1/events', () => {
     s.close();
   });
 });
+
+describe('errors before routing', () => {
+  it('answers oversized headers with the JSON error shape', async () => {
+    const res = await fetch(`${h.url}/v1/me`, { headers: { authorization: `Bearer ${'a'.repeat(20_000)}` } });
+    expect(res.status).toBe(431);
+    expect(((await res.json()) as any).error).toMatchObject({ code: 'bad_request' });
+  });
+});

@@ -204,3 +204,24 @@ describe('revoke failures', () => {
     expect(fake.live.has(stuck.id)).toBe(false);
   });
 });
+
+describe('clean-up after a failed provisioning', () => {
+  it('is a revoke like any other: retried with backoff and alerted on until it succeeds, the grant staying failed', async () => {
+    await start();
+    fake.failProvision(1).failRevoke(2);
+    const alice = await h!.as('alice');
+    const r = await alice.post('/v1/requests', { resource: 'fake-db', role: 'readonly', duration: '30m' });
+    for (let i = 0; i < 6; i++) {
+      await h!.settle();
+      clock.advance(60);
+    }
+    await h!.settle();
+    const g = (await alice.get(`/v1/grants/${r.body.grantId}`)).body;
+    expect(g.state).toBe('failed');
+    expect(g.revokeAttempts).toBe(2);
+    expect(fake.calls.filter((c) => c.op === 'revoke' && c.grantId === g.id)).toHaveLength(3);
+    const alerts = (await auditFor(g.id)).filter((e) => e.type === 'grant.revoke_failed');
+    expect(alerts).toHaveLength(2);
+    expect(await h!.server.lifecycle.nextDueAt()).toBeNull();
+  });
+});

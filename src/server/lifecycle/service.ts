@@ -52,9 +52,12 @@ const MAX_CONCURRENT_REVOKES = 16;
 
 const commentOf = (raw: string | undefined): string | null => {
   const c = (raw ?? '').trim();
-  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(c)) throw new ApiError(400, 'validation_failed', 'the comment contains control characters; use plain text');
+  if (/[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u.test(c.replace(/\n/g, ''))) throw new ApiError(400, 'validation_failed', 'the comment contains control or invisible characters; use plain text');
   return c === '' ? null : c;
 };
+
+/** Revoking grants, and failed ones whose half-made access still has to be cleaned up. */
+const needsRevoke = (row: Pick<GrantsTable, 'state' | 'next_revoke_at'>) => row.state === 'revoking' || (row.state === 'failed' && row.next_revoke_at !== null);
 
 export class Lifecycle {
   private readonly inflight = new Set<string>();
@@ -155,7 +158,7 @@ export class Lifecycle {
       if (breakGlass) throw new ApiError(400, 'validation_failed', 'a break-glass request starts now; leave out the start time');
       if (!policy.scheduledStart.allowed) throw new ApiError(422, 'scheduled_start_not_allowed', `${body.resource}/${body.role} does not allow a scheduled start; leave out the start time`);
       if (at < now - 60_000) throw new ApiError(400, 'validation_failed', 'the start time is in the past; give a future time or leave it out', { field: 'startAt' });
-      if (at > now + policy.scheduledStart.maxAhead) throw new ApiError(422, 'validation_failed', `the start time is more than ${formatDuration(policy.scheduledStart.maxAhead)} ahead; the most this policy allows`, { field: 'startAt' });
+      if (at > now + policy.scheduledStart.maxAhead) throw new ApiError(422, 'validation_failed', `the start time is too far ahead: this policy allows at most ${formatDuration(policy.scheduledStart.maxAhead)} from now; pick an earlier time`, { field: 'startAt' });
       startAt = at > now ? at : null;
     }
 
@@ -384,7 +387,7 @@ export class Lifecycle {
           if (moved) credential = moved.credential;
         }
       } catch (err) {
-        await this.failProvisioning(row, target, err);
+        await this.failProvisioning(row, err);
         return;
       }
       const sealed = this.d.sealer.seal(JSON.stringify(credential), row.id);
@@ -402,19 +405,20 @@ export class Lifecycle {
     } finally {
       this.inflight.delete(id);
     }
-    // If the grant was ended while its provisioning ran, revoke now that provisioning is done.
+    // If the grant was ended while its provisioning ran, or provisioning failed and left something
+    // half-made, revoke now that provisioning is done.
     const after = await this.loadGrant(this.d.store.db, id);
-    if (after?.state === 'revoking') this.queueRevoke(id);
+    if (after && needsRevoke(after)) this.queueRevoke(id);
   }
 
-  private async failProvisioning(row: GrantsTable, target: GrantTarget, err: unknown): Promise<void> {
+  private async failProvisioning(row: GrantsTable, err: unknown): Promise<void> {
     const reason = err instanceof Error ? err.message : String(err);
     // What the grantee sees in the grant view and in the event alike (FIELD-CASES B03).
     const shown = `Access could not be provisioned (${reason})`;
     this.d.log.warn({ grant: row.id, connector: row.connector, reason }, 'provisioning failed');
     await this.commit(async (c) => {
       const updated = await c.tx
-        .updateTable('grants').set({ state: 'failed', failure_reason: shown, ended_at: c.now })
+        .updateTable('grants').set({ state: 'failed', failure_reason: shown, ended_at: c.now, revoke_due_at: c.now, next_revoke_at: c.now })
         .where('id', '=', row.id).where('state', '=', 'provisioning').executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return;
       await c.emit({
@@ -422,10 +426,8 @@ export class Lifecycle {
         data: { user: row.user_name, resource: row.resource, role: row.role, reason: shown },
       });
     });
-    // Whatever half-exists on the target is taken away; the connector treats "absent" as revoked.
-    // Bounded like every connector call: a hung clean-up must not hold the grant in-flight forever.
-    const connector = this.d.connectors.get(row.connector);
-    if (connector) await this.withTimeout('cleaning up', connector.revoke(target)).catch((e: unknown) => this.d.log.warn({ grant: row.id, err: String(e) }, 'cleanup after failed provisioning failed'));
+    // Whatever half-exists on the target is taken away by a revoke (queued once provisioning has
+    // let go of the grant), retried and alerted on like any other; "absent" counts as revoked.
   }
 
   /** Ends a grant now: by its holder (`ended_by_user`) or an admin (`revoked_by_admin`). */
@@ -603,11 +605,17 @@ export class Lifecycle {
     this.inflight.add(id);
     try {
       const row = await this.loadGrant(this.d.store.db, id);
-      if (!row || row.state !== 'revoking') return;
+      if (!row || !needsRevoke(row)) return;
       const startsAt = Number(row.activated_at ?? row.revoke_due_at ?? this.d.clock.now());
       const target = this.target(row, startsAt, Number(row.expires_at ?? row.revoke_due_at ?? startsAt));
       try {
         const result = await this.withTimeout('revoking', this.connectorFor(row).revoke(target));
+        if (row.state === 'failed') {
+          // The clean-up after a failed provisioning: the grant stays failed, nothing is left behind.
+          await this.d.store.write((tx) => tx.updateTable('grants').set({ next_revoke_at: null }).where('id', '=', id).where('state', '=', 'failed').execute());
+          this.d.log.info({ grant: id, attempts: row.revoke_attempts + 1, ...(result.audit ?? {}) }, 'cleaned up after failed provisioning');
+          return;
+        }
         await this.commit(async (c) => {
           const updated = await c.tx
             .updateTable('grants').set({ state: 'ended', ended_at: c.now, next_revoke_at: null, credential_enc: null })
@@ -628,7 +636,7 @@ export class Lifecycle {
         const delay = Math.min(this.backoff.firstMs * 2 ** Math.min(attempts - 1, 20), this.backoff.maxMs);
         this.d.log.warn({ grant: id, connector: row.connector, attempts, error: message }, 'revoke failed; will retry');
         await this.commit(async (c) => {
-          await c.tx.updateTable('grants').set({ revoke_attempts: attempts, next_revoke_at: c.now + delay, last_revoke_error: message }).where('id', '=', id).where('state', '=', 'revoking').execute();
+          await c.tx.updateTable('grants').set({ revoke_attempts: attempts, next_revoke_at: c.now + delay, last_revoke_error: message }).where('id', '=', id).where('state', '=', row.state).execute();
           await c.emit({
             type: 'grant.revoke_failed', actor: null, requestId: row.request_id, grantId: id, audience: await this.grantAudience(c.tx, row),
             data: { user: row.user_name, resource: row.resource, role: row.role, error: message, attempts, nextRetryAt: new Date(c.now + delay).toISOString() },
@@ -649,7 +657,7 @@ export class Lifecycle {
       db.selectFrom('requests').select((eb) => eb.fn.min('request_expires_at').as('at')).where('state', '=', 'pending').executeTakeFirst(),
       db.selectFrom('grants').select((eb) => eb.fn.min('start_at').as('at')).where('state', '=', 'scheduled').executeTakeFirst(),
       db.selectFrom('grants').select((eb) => eb.fn.min('expires_at').as('at')).where('state', '=', 'active').executeTakeFirst(),
-      db.selectFrom('grants').select((eb) => eb.fn.min('next_revoke_at').as('at')).where('state', '=', 'revoking').executeTakeFirst(),
+      db.selectFrom('grants').select((eb) => eb.fn.min('next_revoke_at').as('at')).where('state', 'in', ['revoking', 'failed']).executeTakeFirst(),
     ]);
     const times = [req?.at, sched?.at, act?.at, rev?.at].filter((t): t is number => t !== null && t !== undefined).map(Number);
     return times.length === 0 ? null : Math.min(...times);
@@ -691,7 +699,7 @@ export class Lifecycle {
       handled++;
       await yieldToIo();
     }
-    for (const row of await db.selectFrom('grants').select('id').where('state', '=', 'revoking').where('next_revoke_at', '<=', now).limit(1000).execute()) {
+    for (const row of await db.selectFrom('grants').select('id').where('state', 'in', ['revoking', 'failed']).where('next_revoke_at', '<=', now).limit(1000).execute()) {
       this.queueRevoke(row.id);
       handled++;
     }
