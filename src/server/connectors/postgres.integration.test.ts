@@ -161,9 +161,33 @@ describe.runIf(run)('postgres connector (real cluster)', () => {
     }
   });
 
+  it('objects the role owns in another database block DROP ROLE: the error says where, access is already gone, and a retry succeeds once they are moved', async () => {
+    await su.query('GRANT CREATE ON SCHEMA public TO app_admin'); // in the postgres database
+    const t = target({ role: 'admin' });
+    const cred = (await connector.provision(t)).credential as unknown as PgCredential;
+    const elsewhere = await login({ ...cred, url: cred.url.replace(/\/app$/, '/postgres') });
+    await elsewhere.query('CREATE TABLE stray (id int)');
+    const err = await connector.revoke(t).then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/cannot be dropped because some objects depend on it \(1 object in database postgres\) \(SQLSTATE 2BP01\); it owns objects or holds privileges in another database/);
+    expect(await roleRow(cred.user)).toMatchObject({ rolcanlogin: false });
+    expect(await sessions(cred.user)).toBe(0);
+    await su.query('DROP TABLE stray');
+    await su.query('REVOKE CREATE ON SCHEMA public FROM app_admin');
+    expect(await connector.revoke(t)).toEqual({ audit: { sessionsTerminated: 1, role: cred.user } });
+    expect(await roleRow(cred.user)).toBeUndefined();
+  });
+
   it('a missing target role fails provisioning with the key to fix, and leaves no role behind', async () => {
     const t = target({ config: { ...config, roles: { readonly: 'app_gone', admin: 'app_admin' } } });
     await expect(connector.provision(t)).rejects.toThrow(/target role app_gone \(config.roles.readonly\) does not exist/);
+    expect(await roleRow(roleNameFor(t.grantId))).toBeUndefined();
+  });
+
+  it('a role that cannot log in is never reported provisioned (here: PostgreSQL\'s clock already past VALID UNTIL)', async () => {
+    const t = target({ expiresAt: Date.now() - MIN });
+    await expect(connector.provision(t)).rejects.toThrow(/the new role jit_\S+ could not log in .*password authentication failed.*\(SQLSTATE 28P01\); the new role's password was refused/);
+    // What the lifecycle does after a failed provisioning: revoke, which removes the half-made role.
+    expect((await connector.revoke(t)).audit).toMatchObject({ sessionsTerminated: 0 });
     expect(await roleRow(roleNameFor(t.grantId))).toBeUndefined();
   });
 

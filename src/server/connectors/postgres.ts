@@ -190,7 +190,7 @@ export interface PostgresConnectorOptions {
 
 interface AdminPool {
   pool: pg.Pool;
-  /** The admin password as last read, to scrub it from any message (defence in depth). */
+  /** Every admin password read, to scrub from any message (defence in depth). */
   secrets: Set<string>;
 }
 
@@ -209,13 +209,25 @@ class PgConnectorError extends Error {
 }
 
 /** What a person should do about a PostgreSQL error, by SQLSTATE / Node error code. */
-function hintFor(code: string | undefined, r: PgResource): string {
+function hintFor(code: string | undefined, r: PgResource, as: 'admin' | 'grantee'): string {
+  if (as === 'grantee') {
+    switch (code) {
+      case '28P01':
+        return "; the new role's password was refused: check pg_hba.conf allows password logins (scram-sha-256 or md5) from the Latch server, and that PostgreSQL's clock is not past the grant end (VALID UNTIL)";
+      case '28000':
+        return '; check pg_hba.conf allows the per-grant roles to log in from the Latch server';
+      case '42501':
+        return `; the target roles need CONNECT on database ${r.database}`;
+    }
+  }
   switch (code) {
     case '28P01':
     case '28000':
       return `; check the admin password (${r.secret.env ? `environment variable ${r.secret.env}` : `file ${r.secret.file}`}) and pg_hba.conf`;
     case '42501':
       return `; the admin role ${r.user} lacks a privilege (it needs CREATEROLE, and on PostgreSQL 16+ ADMIN OPTION on each target role; see docs/connectors/postgres.md)`;
+    case '2BP01':
+      return '; it owns objects or holds privileges in another database (see above): reassign or drop them there, and the next attempt succeeds';
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'ETIMEDOUT':
@@ -273,11 +285,13 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
   };
 
   /** An Error that says where, what and what to do; never a password. */
-  const failure = (r: PgResource, p: AdminPool, resource: string, step: string, err: unknown, extra: string[] = []): Error => {
+  const failure = (r: PgResource, p: AdminPool, resource: string, step: string, err: unknown, extra: string[] = [], as: 'admin' | 'grantee' = 'admin'): Error => {
     const code = sqlState(err);
-    const raw = err instanceof Error ? err.message : String(err);
+    const detail = (err as { detail?: unknown } | null)?.detail;
+    const raw = `${err instanceof Error ? err.message : String(err)}${typeof detail === 'string' && detail !== '' ? ` (${detail.replaceAll('\n', '; ')})` : ''}`;
     const message = scrub(raw, [...p.secrets, ...extra]);
-    return new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${resource}): ${step}: ${message}${code ? ` (${/^[0-9A-Z]{5}$/.test(code) ? 'SQLSTATE ' : ''}${code})` : ''}${hintFor(code, r)}`, code);
+    const state = code && /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : '';
+    return new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${resource}): ${step}: ${message}${state}${hintFor(code, r, as)}`, code);
   };
 
   /** Runs `fn` on one admin connection; on error rolls back (a no-op outside a transaction) and always releases. */
@@ -307,7 +321,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     return target;
   };
 
-  const validUntil = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ''); // always UTC with "Z" (B06a)
+  const validUntil = (ms: number) => new Date(ms).toISOString(); // always UTC with "Z" (B06a)
 
   async function provision(t: GrantTarget): Promise<Provisioned> {
     const r = resolve(t);
@@ -353,7 +367,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
       pid = res.rows[0]!.pid;
       member = res.rows[0]!.member;
     } catch (err) {
-      throw failure(r, p, t.resource, `the new role ${role} could not log in to ${r.database} (check pg_hba.conf allows password logins from the Latch server)`, err, [password]);
+      throw failure(r, p, t.resource, `the new role ${role} could not log in (the check before the grant is reported active)`, err, [password], 'grantee');
     } finally {
       await check.end().catch(() => undefined);
     }
@@ -393,15 +407,15 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
           await client.query(`ALTER ROLE ${q} NOLOGIN`);
         } catch (err) {
           // Dropped by someone else: that is revoked (FIELD-CASES B07); no retry.
-          if (sqlState(err) === 'XXXXX') return 'absent';
+          if (sqlState(err) === UNDEFINED_OBJECT) return 'absent';
           throw err;
         }
 
         // 2. The admin takes the role's privileges: that lets it see the role's sessions in full,
-        // terminate them (no pg_signal_backend needed) and REASSIGN/DROP OWNED below.
+        // terminate them (no pg_signal_backend needed) and REASSIGN/DROP OWNED below. Already a
+        // member (a retry) is only a NOTICE.
         step = `taking membership in ${role}`;
-        const mine = await client.query<{ member: boolean }>(`SELECT pg_has_role(current_user, $1, 'USAGE') AS member`, [role]);
-        if (!mine.rows[0]?.member) await client.query(`GRANT ${q} TO CURRENT_USER`);
+        await client.query(`GRANT ${q} TO CURRENT_USER`);
 
         // 3. End every session of the role, and wait until none is left (B04). A session that did
         // SET ROLE still shows its session user in usename, so it is found too.
@@ -409,31 +423,27 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
         const deadline = Date.now() + sessionWaitMs;
         for (;;) {
           const res = await client.query<{ pid: number; backend_type: string | null }>(
-            `SELECT pid, backend_type FROM pg_stat_activity WHERE usename = $1 AND false`,
+            `SELECT pid, backend_type, pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()`,
             [role],
           );
           if (res.rows.length === 0) break;
           for (const row of res.rows) if ((row.backend_type ?? 'client backend') === 'client backend') terminated.add(row.pid);
           if (Date.now() > deadline) throw new Error(`${res.rows.length} session(s) still present ${sessionWaitMs} ms after pg_terminate_backend`);
-          await sleep(20);
+          await sleep(5); // a terminated backend takes a few milliseconds to go
         }
 
-        // 4. Hand over what the role created, drop what it was granted, drop it (B09).
-        step = `reassigning and dropping what ${role} owns`;
-        await client.query('BEGIN');
+        // 4. Hand over what the role created, drop what it was granted, drop it (B09): one
+        // transaction, sent as one simple-protocol batch.
+        step = `reassigning what ${role} owns to ${r.reassignOwnedTo}, DROP OWNED, DROP ROLE`;
         try {
-          await client.query(`REASSIGN OWNED BY ${q} TO ${quoteIdent(r.reassignOwnedTo)}`);
+          await client.query(`BEGIN; REASSIGN OWNED BY ${q} TO ${quoteIdent(r.reassignOwnedTo)}; DROP OWNED BY ${q}; DROP ROLE ${q}; COMMIT`);
         } catch (err) {
-          // The role itself exists (we just altered it): the missing one is the new owner.
-          if (sqlState(err) === UNDEFINED_OBJECT) {
-            throw new Error(`the reassignOwnedTo role ${r.reassignOwnedTo} does not exist; create it or fix config.reassignOwnedTo (${role} can no longer log in and has no sessions)`);
-          }
-          throw err;
+          if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
+          await client.query('ROLLBACK');
+          // Dropped by someone else meanwhile counts as revoked; otherwise the new owner is missing.
+          if (!(await roleExists(client, role))) return 'absent';
+          throw new Error(`the reassignOwnedTo role ${r.reassignOwnedTo} does not exist; create it or fix config.reassignOwnedTo (${role} can no longer log in and has no sessions)`);
         }
-        await client.query(`DROP OWNED BY ${q}`);
-        step = `dropping role ${role}`;
-        await client.query(`DROP ROLE ${q}`);
-        await client.query('COMMIT');
         return 'revoked';
       });
     } catch (err) {
