@@ -78,8 +78,6 @@ export async function newCodeFor(store: Store, name: string, now: number): Promi
   return store.write(async (tx) => {
     const exists = await tx.selectFrom('users').select('name').where('name', '=', name).executeTakeFirst();
     if (!exists) throw new ApiError(404, 'not_found', `no user "${name}"; add them with \`latch admin user add ${name} --group GROUP\``);
-    // A new code replaces any unused one: only the newest code handed out works.
-    await tx.updateTable('enrollment_codes').set({ used_at: now }).where('user_name', '=', name).where('used_at', 'is', null).execute();
     return { user: name, code: await issueEnrollmentCode(tx, name, now) };
   });
 }

@@ -73,9 +73,13 @@ it('treats a refresh token older than the grace period as stolen', async () => {
   expect((await refresh(first.refreshToken)).status).toBe(401);
 });
 
-it('a new enrollment code replaces the unused one', async () => {
-  const old = await newCodeFor(h.server.store, 'alice', clock.now());
-  const fresh = await newCodeFor(h.server.store, 'alice', clock.now());
-  expect((await h.anonymous().post('/v1/enroll', { code: old.code })).status).toBe(401);
-  expect((await h.anonymous().post('/v1/enroll', { code: fresh.code })).status).toBe(200);
+it('each enrollment code works once, so a person can sign in several devices', async () => {
+  const laptop = await newCodeFor(h.server.store, 'alice', clock.now());
+  const desktop = await newCodeFor(h.server.store, 'alice', clock.now());
+  expect((await h.anonymous().post('/v1/enroll', { code: laptop.code })).status).toBe(200);
+  expect((await h.anonymous().post('/v1/enroll', { code: desktop.code })).status).toBe(200);
+  expect((await h.anonymous().post('/v1/enroll', { code: laptop.code })).status).toBe(401);
+  clock.advance(8 * 24 * 3_600_000);
+  const late = await newCodeFor(h.server.store, 'alice', clock.now() - 8 * 24 * 3_600_000);
+  expect((await h.anonymous().post('/v1/enroll', { code: late.code })).status).toBe(401);
 });
