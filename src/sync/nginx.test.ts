@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventView } from '../shared/api.js';
 import { systemClock } from '../shared/clock.js';
 import { startHarness, type Harness, type TestClient } from '../server/test-support/harness.js';
+import { freePort } from '../server/test-support/net.js';
 import { serviceAvailable } from '../server/test-support/services.js';
 import { LatchClient } from './client.js';
 import { MemoryCredentialSource } from './credentials.js';
@@ -18,13 +19,6 @@ import { EventStream } from './events.js';
 const NGINX = '/usr/sbin/nginx';
 const available = serviceAvailable('sync through nginx', existsSync(NGINX) ? null : `nginx (${NGINX})`);
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 async function accepting(port: number, timeoutMs: number, log: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -7,9 +7,9 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './net.js';
 
 export const SSHD_BIN = process.env.LATCH_SSHD_BIN ?? '/usr/sbin/sshd';
 export const SSH_TEST_USER = 'latchssh';
@@ -50,16 +50,7 @@ export function ensureTestUser(user = SSH_TEST_USER): void {
   execFileSync('usermod', ['-p', '*', user], { stdio: 'pipe' });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort } from './net.js';
 
 export interface LoginResult {
   ok: boolean;
