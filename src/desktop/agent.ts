@@ -1,0 +1,843 @@
+/**
+ * The desktop agent (DESIGN.md "Desktop agent"): everything the tray app's main process does that
+ * is not Electron — enrollment and sign-out, the state of my requests, reviews and grants kept
+ * current from the event stream, the actions, the countdowns and their notifications, the
+ * keychain entries of grants, the clipboard, the tray model. It implements the desktop bridge
+ * contract (DesktopApi, src/shared/desktop-api.ts): electron/ hands its calls to it through the
+ * IPC wrapper, and the e2e browser harness carries the same calls over a WebSocket.
+ *
+ * - State: on the stream's `resync` everything is refetched; on each event the request or grant
+ *   it names is refetched and updated in place (fetches coalesce; a fetch that fails marks the
+ *   data for a full refetch when the stream is next live).
+ * - Offline: the last known state stays, marked stale since the stream went down; countdowns go on
+ *   from the last known `expiresAt` and offset; actions fail with a sentence saying the server is
+ *   out of reach — they are not queued.
+ * - Time (B27, B28): one deadline timer and a 1 s wall-clock tick (countdown.ts); notifications
+ *   come from here, never from the renderer; each intent is shown once.
+ * - Keychain: a grant's credential is kept while it is live and deleted when it ends (here, as
+ *   soon as its end passes, whether or not the server's word has arrived), and on each full fetch
+ *   `sweepEnded` removes what ended while the app was closed.
+ */
+import type { EventView, GrantView, RequestView, ResourceView } from '../shared/api.js';
+import type { Clock, TimerHandle } from '../shared/clock.js';
+import {
+  CLIPBOARD_CLEAR_MS, parseDesktopArgs,
+  type ActionResult, type ConnectionState, type CopyOutcome, type DesktopApi, type DesktopCallArgs, type DesktopCallName, type DesktopCallParsedArgs,
+  type DesktopError, type DesktopPhase, type DesktopSnapshot, type EnrollOutcome, type KeychainStatusName, type Notice, type NoticeKind,
+  type SignOutOutcome,
+} from '../shared/desktop-api.js';
+import type { Settings } from '../shared/settings.js';
+import { assertNever } from '../shared/states.js';
+import { ApiError, OfflineError, ProtocolError, SignedOutError, type EventStream, type LatchClient, type StreamStatus } from '../sync/index.js';
+import { CountdownScheduler } from './countdown.js';
+import { defaultDeviceName, keychainCredentialSource, type AgentDeps, type AgentKeychain, type ClipboardSink, type NotifierSink, type SyncSession, type TraySink } from './deps.js';
+import { changeIntents, eventIntents, UTC_FORMAT, type IntentFormat, type NotifierCommand } from './intents.js';
+import { accounts, KeychainError } from './keychain.js';
+import { SettingsError, type SettingsStore } from './settings.js';
+import {
+  credentialsWanted, EMPTY_VIEW, forgetGrant, forgetRequest, grantPhaseAt, grantsEnded, isLiveAt, LIST_LIMIT, nextDeadline, placeGrant,
+  placeRequest, refreshKey, refreshTargets, secretsToKeep,
+  type AgentData, type AgentView, type RefreshTarget,
+} from './state.js';
+import { trayModel, type AgentTrayAction, type TrayModel } from './tray-model.js';
+
+/** A failed full fetch is tried again this long after, while the stream stays live. */
+const RELOAD_RETRY_MS = 5_000;
+const MAX_NOTICES = 10;
+
+interface Session {
+  url: string;
+  client: LatchClient;
+  events: EventStream;
+  /** Who this device is signed in as. */
+  me: string;
+  off: (() => void)[];
+  loading: boolean;
+  reloadAgain: boolean;
+  /** A fetch failed: what it would have brought is unknown until the next full fetch. */
+  needsReload: boolean;
+  retryTimer: TimerHandle | null;
+  queue: Map<string, RefreshTarget>;
+  flushing: Promise<void> | null;
+  /** Grants whose credential was fetched (or is being fetched) into the keychain. */
+  cached: Set<string>;
+  /** signOut() is under way: the client's sign-out signal is ours, not the server's. */
+  signingOut: boolean;
+}
+
+type Fetched = { kind: 'request'; view: RequestView } | { kind: 'grant'; view: GrantView } | { kind: 'resources'; list: ResourceView[] };
+
+/** A failure the agent itself decides, with the sentence to show. */
+class AgentError extends Error {
+  constructor(
+    readonly code: DesktopError['code'],
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AgentError';
+  }
+}
+
+export class Agent implements DesktopApi {
+  private readonly clock: Clock;
+  private readonly keychain: AgentKeychain;
+  private readonly settings: SettingsStore;
+  private readonly notifier: NotifierSink;
+  private readonly tray: TraySink;
+  private readonly clipboard: ClipboardSink;
+  private readonly connect: AgentDeps['connect'];
+  private readonly deviceName: string;
+  private readonly format: IntentFormat;
+  private readonly report: (err: unknown, context: string) => void;
+  private readonly clipboardClearMs: number;
+  private readonly scheduler: CountdownScheduler;
+
+  private started = false;
+  private session: Session | null = null;
+  private phase: DesktopPhase = 'loading';
+  private serverUrl: string | null;
+  private view: AgentView = EMPTY_VIEW;
+  private connection: { state: ConnectionState; since: number; detail: string | null };
+  private staleSince: number | null = null;
+  private notices: Notice[] = [];
+  private noticeSeq = 0;
+  /** Intent ids shown: each occurrence once, whatever path (timer, event, refetch) finds it. */
+  private readonly shown = new Set<string>();
+  private readonly listeners = new Set<(s: DesktopSnapshot) => void>();
+  private lastTray = '';
+  private readonly work = new Set<Promise<unknown>>();
+  private clipboardTimer: TimerHandle | null = null;
+  private clipboardGrant: string | null = null;
+  private readonly off: (() => void)[] = [];
+
+  constructor(deps: AgentDeps) {
+    this.clock = deps.clock;
+    this.keychain = deps.keychain;
+    this.settings = deps.settings;
+    this.notifier = deps.notifier;
+    this.tray = deps.tray;
+    this.clipboard = deps.clipboard;
+    this.connect = deps.connect;
+    this.deviceName = deps.deviceName ?? defaultDeviceName();
+    this.format = deps.format ?? UTC_FORMAT;
+    this.report = deps.onError ?? ((err, context) => console.error(`latch: ${context}:`, err instanceof Error ? err.message : err));
+    this.clipboardClearMs = deps.timing?.clipboardClearMs ?? CLIPBOARD_CLEAR_MS;
+    this.serverUrl = this.settings.get().serverUrl;
+    this.connection = { state: 'offline', since: this.clock.now(), detail: null };
+    this.scheduler = new CountdownScheduler({
+      clock: this.clock,
+      onDue: () => this.evaluate(),
+      onTick: (visible) => this.onTick(visible),
+      tickMs: deps.timing?.tickMs,
+      jumpMs: deps.timing?.jumpMs,
+      maxWaitMs: deps.timing?.maxWaitMs,
+    });
+    // Shown once, without blocking (B37); published with the first snapshot.
+    if (this.settings.resetNotice) this.notices = [this.notice('settings_reset', 'warning', this.settings.resetNotice.message)];
+    this.off.push(
+      this.settings.onChange((next, prev) => {
+        if (next.expiryWarningLeadMs !== prev.expiryWarningLeadMs) this.rearm();
+        this.publish();
+      }),
+      this.keychain.onStatus(() => this.publish()),
+    );
+  }
+
+  // ---- life cycle --------------------------------------------------------------------------------
+
+  /**
+   * Opens the keychain (its one attempt this launch), then the session of the enrolled server, if
+   * any: the stream's first `resync` brings the data (phase `loading` until then).
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.scheduler.start();
+    this.publish();
+    await this.keychain.open();
+    const url = this.settings.get().serverUrl;
+    if (url === null) this.setPhase('signed_out');
+    else await this.resumeSession(url);
+  }
+
+  /** Closes the stream and the timers, clears a copied secret; keeps every stored credential. */
+  async stop(): Promise<void> {
+    this.scheduler.stop();
+    if (this.session) this.endSession(this.session, false);
+    this.clearClipboard();
+    for (const f of this.off.splice(0)) f();
+    this.listeners.clear();
+    await this.idle();
+  }
+
+  /** Resolves once the work started so far (fetches, keychain writes) has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.work.size > 0) await Promise.allSettled([...this.work]);
+  }
+
+  /**
+   * The OS reported a resume from sleep or a screen unlock (Electron's powerMonitor): reconnect the
+   * stream now and recompute every countdown. Without it the 1 s tick notices the jump anyway.
+   */
+  resume(): void {
+    const s = this.session;
+    if (s) {
+      // Connections pooled before the sleep are likely dead too (B43).
+      s.client.close();
+      s.events.reconnectNow();
+    }
+    this.scheduler.resume();
+  }
+
+  /** The window was shown or hidden: while it shows, a snapshot is pushed every second (B28). */
+  setWindowVisible(visible: boolean): void {
+    this.scheduler.setVisible(visible);
+    if (visible) this.emit(this.snapshot());
+  }
+
+  // ---- DesktopApi --------------------------------------------------------------------------------
+
+  async getSnapshot(): Promise<DesktopSnapshot> {
+    return this.snapshot();
+  }
+
+  onSnapshot(cb: (snapshot: DesktopSnapshot) => void): () => void {
+    this.listeners.add(cb);
+    return () => void this.listeners.delete(cb);
+  }
+
+  async enroll(...args: DesktopCallArgs<'enroll'>): Promise<ActionResult<EnrollOutcome>> {
+    const parsed = parseDesktopArgs('enroll', args);
+    if (!parsed.ok) return parsed;
+    const [url, code] = parsed.args;
+    return this.attempt(async () => {
+      const sync = this.connect(url, keychainCredentialSource(this.keychain, url));
+      let result;
+      try {
+        result = await sync.client.enroll(code, this.deviceName);
+      } catch (err) {
+        sync.events.close();
+        sync.client.close();
+        if (err instanceof ApiError && err.code === 'enrollment_invalid') {
+          throw new AgentError('enrollment_invalid', 'This enrollment code is not valid, has expired or was already used: ask your admin for a new one.');
+        }
+        throw err;
+      }
+      // Only now that the new enrollment worked does the old session (if any) end.
+      if (this.session) this.endSession(this.session, false);
+      try {
+        this.settings.update({ serverUrl: url });
+      } catch (err) {
+        this.addNotice('settings_reset', 'warning', `Signed in, but the server address could not be saved (${messageOf(err)}); Latch will ask for it after a restart.`);
+      }
+      this.dropNotices('signed_out');
+      this.begin(sync, url, result.user.name);
+      return { serverUrl: url, user: result.user, device: result.device };
+    });
+  }
+
+  async signOut(): Promise<ActionResult<SignOutOutcome>> {
+    return this.attempt(async () => {
+      const s = this.session;
+      let outcome: SignOutOutcome = { revokedOnServer: false };
+      if (s) {
+        s.signingOut = true;
+        try {
+          outcome = await s.client.signOut();
+        } catch (err) {
+          // The client forgets the credential whatever the server said; only the server's side is unknown.
+          this.report(err, 'signing out on the server');
+        }
+        this.endSession(s, true);
+      } else if (this.serverUrl !== null) {
+        // Not connected (a locked keychain at start): forget the credential here all the same.
+        await keychainCredentialSource(this.keychain, this.serverUrl).clear();
+        await this.keychain.sweepEnded([]);
+      }
+      this.setPhase('signed_out');
+      return outcome;
+    });
+  }
+
+  requestAccess(...args: DesktopCallArgs<'requestAccess'>): Promise<ActionResult<RequestView>> {
+    return this.act('requestAccess', args, async (s, body) => {
+      const r = await s.client.createRequest(body);
+      this.commit(placeRequest(this.view.data, r, s.me));
+      return r;
+    });
+  }
+
+  cancel(...args: DesktopCallArgs<'cancel'>): Promise<ActionResult<RequestView>> {
+    return this.act('cancel', args, async (s, id) => this.decide(s, id, () => s.client.cancel(id)));
+  }
+
+  approve(...args: DesktopCallArgs<'approve'>): Promise<ActionResult<RequestView>> {
+    return this.act('approve', args, async (s, id, comment) => this.decide(s, id, () => s.client.approve(id, comment)));
+  }
+
+  deny(...args: DesktopCallArgs<'deny'>): Promise<ActionResult<RequestView>> {
+    return this.act('deny', args, async (s, id, comment) => this.decide(s, id, () => s.client.deny(id, comment)));
+  }
+
+  endGrant(...args: DesktopCallArgs<'endGrant'>): Promise<ActionResult<GrantView>> {
+    return this.act('endGrant', args, async (s, id) => {
+      const g = await s.client.endGrant(id);
+      this.commit(placeGrant(this.view.data, g, s.me));
+      return g;
+    });
+  }
+
+  extendGrant(...args: DesktopCallArgs<'extendGrant'>): Promise<ActionResult<RequestView>> {
+    return this.act('extendGrant', args, async (s, id, by, reason) => {
+      const r = await s.client.extendGrant(id, reason === undefined ? { by } : { by, reason });
+      this.commit(placeRequest(this.view.data, r, s.me));
+      return r;
+    });
+  }
+
+  /**
+   * Copies one field of my active grant's credential to the clipboard and clears the clipboard
+   * after 60 s (or when the grant ends first). The secret comes from the keychain, or from the
+   * server once and is then kept in the keychain; it never goes to the caller.
+   */
+  copyCredential(...args: DesktopCallArgs<'copyCredential'>): Promise<ActionResult<CopyOutcome>> {
+    return this.act('copyCredential', args, async (s, grantId, field) => {
+      const g = this.view.data.grants.find((x) => x.id === grantId);
+      if (!g) throw new AgentError('not_found', `No grant ${grantId} of yours is known here; refresh, or request access.`);
+      const phase = grantPhaseAt(g, this.serverNow());
+      if (phase !== 'active') throw new AgentError('invalid_state', `This grant is ${phase === 'expired' ? 'expired' : phase}: there is no credential to copy.`);
+      let credential = parseCredential(await this.keychain.get(accounts.grant(grantId)));
+      if (credential === null) {
+        credential = (await s.client.credential(grantId)).credential;
+        await this.keychain.set(accounts.grant(grantId), JSON.stringify(credential));
+        s.cached.add(grantId);
+      }
+      const value = credential[field];
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        const fields = Object.keys(credential).filter((k) => typeof credential[k] === 'string' || typeof credential[k] === 'number');
+        throw new AgentError('not_found', `This credential has no "${field}" to copy; it has: ${fields.join(', ')}.`);
+      }
+      this.clipboard.write(String(value));
+      this.clipboardGrant = grantId;
+      if (this.clipboardTimer !== null) this.clock.clearTimer(this.clipboardTimer);
+      this.clipboardTimer = this.clock.setTimer(() => this.clearClipboard(), this.clipboardClearMs);
+      return { grantId, field, clearsAt: new Date(this.clock.now() + this.clipboardClearMs).toISOString() };
+    });
+  }
+
+  async getSettings(): Promise<Settings> {
+    return this.settings.get();
+  }
+
+  async updateSettings(...args: DesktopCallArgs<'updateSettings'>): Promise<ActionResult<Settings>> {
+    const parsed = parseDesktopArgs('updateSettings', args);
+    if (!parsed.ok) return parsed;
+    return this.attempt(async () => this.settings.update(parsed.args[0]));
+  }
+
+  async dismissNotice(...args: DesktopCallArgs<'dismissNotice'>): Promise<ActionResult<null>> {
+    const parsed = parseDesktopArgs('dismissNotice', args);
+    if (!parsed.ok) return parsed;
+    this.notices = this.notices.filter((n) => n.id !== parsed.args[0]);
+    this.publish();
+    return { ok: true, value: null };
+  }
+
+  /** After the person unlocked the keychain or allowed access (B34c, B36): one more attempt. */
+  async retryKeychain(): Promise<ActionResult<{ status: KeychainStatusName; message: string }>> {
+    return this.attempt(async () => {
+      const state = await this.keychain.retry();
+      if (state.status === 'available' && !this.session && this.phase === 'loading' && this.serverUrl !== null) await this.resumeSession(this.serverUrl);
+      this.publish();
+      return { status: state.status, message: state.message };
+    });
+  }
+
+  /** A tray menu item that the agent carries out; a failure also becomes a notice (a menu has nowhere else to say it). */
+  async runTrayAction(action: AgentTrayAction): Promise<ActionResult<unknown>> {
+    let result: ActionResult<unknown>;
+    switch (action.kind) {
+      case 'approve':
+        result = await this.approve(action.requestId);
+        break;
+      case 'cancel_request':
+        result = await this.cancel(action.requestId);
+        break;
+      case 'end_grant':
+        result = await this.endGrant(action.grantId);
+        break;
+      case 'copy_credential':
+        result = await this.copyCredential(action.grantId, action.field);
+        break;
+      case 'retry_keychain':
+        result = await this.retryKeychain();
+        break;
+      case 'sign_out':
+        result = await this.signOut();
+        break;
+      default:
+        return assertNever(action, 'tray action');
+    }
+    if (!result.ok) this.addNotice('action_failed', 'error', result.error.message);
+    return result;
+  }
+
+  // ---- the snapshot ------------------------------------------------------------------------------
+
+  snapshot(): DesktopSnapshot {
+    const d = this.view.data;
+    const kc = this.keychain.state;
+    return {
+      phase: this.phase,
+      serverUrl: this.serverUrl,
+      user: d.user,
+      connection: { state: this.connection.state, since: iso(this.connection.since), detail: this.connection.detail },
+      stale: this.staleSince === null ? null : { since: iso(this.staleSince) },
+      keychain: { status: kc.status, message: kc.message },
+      requests: d.requests,
+      reviewQueue: d.reviewQueue,
+      grants: d.grants,
+      resources: d.resources,
+      notices: [...this.notices],
+      now: this.clock.now(),
+      serverOffsetMs: this.offset(),
+    };
+  }
+
+  /** The tray as it is now (what was last rendered, or would be). */
+  trayModel(): TrayModel {
+    const s = this.snapshot();
+    return trayModel(s, s.now, { format: this.format });
+  }
+
+  private publish(): void {
+    const s = this.snapshot();
+    this.emit(s);
+    this.renderTray(s);
+  }
+
+  private emit(s: DesktopSnapshot): void {
+    for (const cb of [...this.listeners]) this.safely(() => cb(s), 'a snapshot listener');
+  }
+
+  private renderTray(s: DesktopSnapshot = this.snapshot()): void {
+    const model = trayModel(s, s.now, { format: this.format });
+    const json = JSON.stringify(model);
+    if (json === this.lastTray) return;
+    this.lastTray = json;
+    this.safely(() => this.tray.render(model), 'the tray');
+  }
+
+  private onTick(visible: boolean): void {
+    const s = this.snapshot();
+    this.renderTray(s);
+    if (visible) this.emit(s);
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------------
+
+  /** An enrollment from an earlier run: signed in if the keychain holds its credential. */
+  private async resumeSession(url: string): Promise<void> {
+    this.serverUrl = url;
+    const sync = this.connect(url, keychainCredentialSource(this.keychain, url));
+    let who;
+    try {
+      who = await sync.client.signedInAs();
+    } catch (err) {
+      sync.events.close();
+      sync.client.close();
+      // Locked, denied or not answering: that is not "signed out" (B34c, B36). The keychain state
+      // says what to do; retryKeychain() comes back here.
+      if (!(err instanceof KeychainError)) this.report(err, 'reading the device credential');
+      this.setPhase('loading');
+      return;
+    }
+    if (who === null) {
+      sync.events.close();
+      sync.client.close();
+      this.setPhase('signed_out');
+      return;
+    }
+    this.begin(sync, url, who.user);
+  }
+
+  private begin(sync: SyncSession, url: string, me: string): void {
+    const s: Session = {
+      url, client: sync.client, events: sync.events, me, off: [], loading: false, reloadAgain: false, needsReload: false, retryTimer: null,
+      queue: new Map(), flushing: null, cached: new Set(), signingOut: false,
+    };
+    this.session = s;
+    this.serverUrl = url;
+    this.phase = 'loading';
+    this.view = EMPTY_VIEW;
+    this.staleSince = null;
+    this.connection = { state: 'reconnecting', since: this.clock.now(), detail: null };
+    s.off.push(
+      s.events.onResync(() => this.reload(s)),
+      s.events.onEvent((e) => this.onEvent(s, e)),
+      s.events.onStatus((st) => this.onStatus(s, st)),
+      s.client.onSignOut(() => this.onSignedOut(s)),
+    );
+    s.events.start();
+    this.publish();
+  }
+
+  /** Ends a session; `forgetSecrets`: every grant secret and ssh key goes too (sign-out). */
+  private endSession(s: Session, forgetSecrets: boolean): void {
+    for (const f of s.off.splice(0)) f();
+    if (s.retryTimer !== null) this.clock.clearTimer(s.retryTimer);
+    s.events.close();
+    s.client.close();
+    if (this.session === s) {
+      this.session = null;
+      this.view = EMPTY_VIEW;
+      this.staleSince = null;
+      this.connection = { state: 'offline', since: this.clock.now(), detail: null };
+      this.scheduler.setDeadline(null);
+    }
+    if (forgetSecrets) {
+      this.clearClipboard();
+      this.background(this.keychain.sweepEnded([]), 'forgetting the secrets of this device');
+    }
+  }
+
+  private onSignedOut(s: Session): void {
+    if (s !== this.session || s.signingOut) return;
+    // The server refused this device's refresh token: signed out elsewhere, or the keychain was copied (B41).
+    this.endSession(s, true);
+    this.addNotice('signed_out', 'error', 'This device was signed out by the Latch server (its sign-in was revoked or used elsewhere). Enroll it again with a new code from your admin.');
+    this.setPhase('signed_out');
+  }
+
+  private onStatus(s: Session, st: StreamStatus): void {
+    if (s !== this.session) return;
+    const state: ConnectionState = st.state === 'live' ? 'live' : st.state === 'offline' ? 'offline' : 'reconnecting';
+    this.connection = { state, since: st.since, detail: st.detail };
+    if (state === 'live') {
+      this.staleSince = null;
+      if (s.needsReload) this.reload(s);
+    } else {
+      if (this.staleSince === null && this.view.loaded) this.staleSince = st.since;
+      // A stream found dead (sleep, a network change) took the pooled connections with it: drop
+      // them so the next call opens a fresh one instead of waiting out a timeout (B43).
+      if (st.reason === 'silent' || st.reason === 'clock_jump') s.client.close();
+    }
+    this.publish();
+  }
+
+  private onEvent(s: Session, e: EventView): void {
+    if (s !== this.session) return;
+    this.deliver(eventIntents(e, this.view, s.me, this.settings.get()));
+    for (const t of refreshTargets(e, this.view.data, s.me)) s.queue.set(refreshKey(t), t);
+    this.flush(s);
+  }
+
+  // ---- fetching ----------------------------------------------------------------------------------
+
+  /** Refetches everything (the stream's resync): the one place the lists are replaced whole. */
+  private reload(s: Session): void {
+    if (s !== this.session) return;
+    if (s.loading) {
+      s.reloadAgain = true;
+      return;
+    }
+    s.loading = true;
+    if (s.retryTimer !== null) this.clock.clearTimer(s.retryTimer);
+    s.retryTimer = null;
+    this.background((async () => {
+      try {
+        do {
+          s.reloadAgain = false;
+          // An entity fetch started before this one must not land after it with older data.
+          if (s.flushing) await s.flushing;
+          const c = s.client;
+          const [user, resources, requests, reviewQueue, grants] = await Promise.all([
+            c.me(), c.resources(), c.listRequests({ scope: 'mine', limit: LIST_LIMIT }), c.listRequests({ scope: 'review', limit: LIST_LIMIT }), c.listGrants({ scope: 'mine', limit: LIST_LIMIT }),
+          ]);
+          if (s !== this.session) return;
+          s.needsReload = false;
+          this.phase = 'ready';
+          this.commit({ user, resources, requests, reviewQueue, grants }, true);
+          // Entries of grants that ended while the app was closed (or while offline) go now.
+          await this.keychain.sweepEnded(secretsToKeep(this.view.data, this.view.at)).catch((err: unknown) => this.report(err, 'sweeping ended grants from the keychain'));
+        } while (s.reloadAgain && s === this.session);
+      } catch (err) {
+        if (s !== this.session || err instanceof SignedOutError) return;
+        s.needsReload = true;
+        if (!(err instanceof OfflineError || err instanceof KeychainError)) this.report(err, 'fetching requests and grants');
+        if (this.connection.state === 'live') s.retryTimer = this.clock.setTimer(() => this.reload(s), RELOAD_RETRY_MS);
+      } finally {
+        s.loading = false;
+        if (s === this.session) this.flush(s);
+      }
+    })(), 'fetching requests and grants');
+  }
+
+  /** Fetches what events named, in one batch, and applies it in one commit. */
+  private flush(s: Session): void {
+    if (s.flushing || s.loading || s.queue.size === 0 || !this.view.loaded || s !== this.session) return;
+    const run = (async () => {
+      while (s.queue.size > 0 && s === this.session && !s.loading) {
+        // Events of one server change arrive together (a grant's revoking and ended): one fetch for them.
+        await new Promise((resolve) => setImmediate(resolve));
+        const batch = [...s.queue.values()];
+        s.queue.clear();
+        const results = await Promise.allSettled(batch.map((t) => this.fetch(s, t)));
+        if (s !== this.session) return;
+        let data = this.view.data;
+        results.forEach((r, i) => {
+          const t = batch[i]!;
+          if (r.status === 'fulfilled') data = applyFetched(data, r.value, s.me);
+          else if (r.reason instanceof ApiError && r.reason.status === 404 && t.kind !== 'resources') data = t.kind === 'request' ? forgetRequest(data, t.id) : forgetGrant(data, t.id);
+          else if (!(r.reason instanceof SignedOutError)) {
+            s.needsReload = true;
+            if (!(r.reason instanceof OfflineError)) this.report(r.reason, `refreshing ${refreshKey(t)}`);
+          }
+        });
+        this.commit(data);
+        if (s.needsReload && this.connection.state === 'live' && s.retryTimer === null) s.retryTimer = this.clock.setTimer(() => this.reload(s), RELOAD_RETRY_MS);
+      }
+    })();
+    s.flushing = run.finally(() => {
+      s.flushing = null;
+      this.flush(s);
+    });
+    this.background(s.flushing, 'refreshing after an event');
+  }
+
+  private async fetch(s: Session, t: RefreshTarget): Promise<Fetched> {
+    switch (t.kind) {
+      case 'request':
+        return { kind: 'request', view: await s.client.getRequest(t.id) };
+      case 'grant':
+        return { kind: 'grant', view: await s.client.getGrant(t.id) };
+      case 'resources':
+        return { kind: 'resources', list: await s.client.resources() };
+      default:
+        return assertNever(t, 'refresh target');
+    }
+  }
+
+  /** Keeps the credential of each live active grant of mine in the keychain, fetched once. */
+  private cacheCredentials(s: Session): void {
+    for (const g of credentialsWanted(this.view.data, this.view.at)) {
+      if (s.cached.has(g.id)) continue;
+      s.cached.add(g.id);
+      this.background((async () => {
+        try {
+          const { credential } = await s.client.credential(g.id);
+          await this.keychain.set(accounts.grant(g.id), JSON.stringify(credential));
+          // It may have ended while this was on its way.
+          const now = this.view.data.grants.find((x) => x.id === g.id);
+          if (s !== this.session || !now || !isLiveAt(now, this.serverNow())) await this.keychain.forgetGrant(g.id, g.requestId);
+        } catch (err) {
+          // Tried again at a later change (offline now, or the keychain refused).
+          s.cached.delete(g.id);
+          if (!(err instanceof OfflineError || err instanceof SignedOutError || err instanceof ApiError)) throw err;
+        }
+      })(), 'keeping a grant credential in the keychain');
+    }
+  }
+
+  // ---- state changes -----------------------------------------------------------------------------
+
+  /**
+   * The one way the data changes: evaluates it at the current server time, shows and withdraws
+   * notifications for what changed (or came due) since the last evaluation, deletes the keychain
+   * entries of grants that ended, re-arms the deadline timer and publishes.
+   */
+  private commit(data: AgentData, loaded: boolean = this.view.loaded): void {
+    const s = this.session;
+    const prev = this.view;
+    const next: AgentView = { loaded, at: Math.max(prev.at, this.serverNow()), data };
+    this.view = next;
+    if (s) {
+      this.deliver(changeIntents(prev, next, s.me, this.settings.get(), this.format));
+      if (prev.loaded) for (const g of grantsEnded(prev, next)) this.forgetSecrets(s, g);
+      this.cacheCredentials(s);
+    }
+    this.rearm();
+    this.publish();
+  }
+
+  /** A deadline came, the clock jumped, or the OS reported a resume: the same data at the new time. */
+  private evaluate(): void {
+    if (this.view.loaded && this.session) this.commit(this.view.data);
+    else this.renderTray();
+  }
+
+  private rearm(): void {
+    const deadline = this.view.loaded ? nextDeadline(this.view.data, this.view.at, this.settings.get().expiryWarningLeadMs) : null;
+    this.scheduler.setDeadline(deadline === null ? null : deadline - this.offset());
+  }
+
+  private forgetSecrets(s: Session, g: GrantView): void {
+    s.cached.delete(g.id);
+    if (this.clipboardGrant === g.id) this.clearClipboard();
+    this.background(this.keychain.forgetGrant(g.id, g.requestId), 'deleting an ended grant from the keychain');
+  }
+
+  private deliver(commands: NotifierCommand[]): void {
+    for (const c of commands) {
+      switch (c.type) {
+        case 'withdraw':
+          this.safely(() => this.notifier.withdraw(c.key), 'the notifier');
+          break;
+        case 'show':
+          if (this.shown.has(c.intent.id)) break;
+          this.shown.add(c.intent.id);
+          this.safely(() => this.notifier.show(c.intent), 'the notifier');
+          break;
+        default:
+          assertNever(c, 'notifier command');
+      }
+    }
+  }
+
+  // ---- actions -----------------------------------------------------------------------------------
+
+  /**
+   * An action that needs the server: arguments parsed with the contract's schema, a session that
+   * has loaded, and every failure turned into a sentence. Nothing is queued for later.
+   */
+  private async act<N extends DesktopCallName, T>(
+    name: N, args: readonly unknown[], fn: (s: Session, ...parsed: DesktopCallParsedArgs<N>) => Promise<T>,
+  ): Promise<ActionResult<T>> {
+    const parsed = parseDesktopArgs(name, args);
+    if (!parsed.ok) return parsed;
+    const s = this.session;
+    if (!s) return { ok: false, error: { code: 'signed_out', message: 'This device is not signed in: enroll it with the server address and a code from your admin.' } };
+    if (this.phase !== 'ready') return { ok: false, error: { code: 'unavailable', message: 'Latch is still loading your requests and grants; try again in a moment.' } };
+    return this.attempt(() => fn(s, ...parsed.args));
+  }
+
+  /** A review or cancel; a conflict (decided elsewhere first) also refetches the request so the window catches up (B22). */
+  private async decide(s: Session, id: string, send: () => Promise<RequestView>): Promise<RequestView> {
+    try {
+      const r = await send();
+      this.commit(placeRequest(this.view.data, r, s.me));
+      return r;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        s.queue.set(refreshKey({ kind: 'request', id }), { kind: 'request', id });
+        this.flush(s);
+      }
+      throw err;
+    }
+  }
+
+  private async attempt<T>(fn: () => Promise<T>): Promise<ActionResult<T>> {
+    try {
+      return { ok: true, value: await fn() };
+    } catch (err) {
+      const error = toDesktopError(err);
+      if (error.code === 'unexpected') this.report(err, 'an action');
+      return { ok: false, error };
+    }
+  }
+
+  // ---- small things ------------------------------------------------------------------------------
+
+  private serverNow(): number {
+    return this.clock.now() + this.offset();
+  }
+
+  private offset(): number {
+    return this.session?.client.clockOffsetMs ?? 0;
+  }
+
+  private setPhase(phase: DesktopPhase): void {
+    this.phase = phase;
+    this.publish();
+  }
+
+  private clearClipboard(): void {
+    if (this.clipboardTimer !== null) this.clock.clearTimer(this.clipboardTimer);
+    this.clipboardTimer = null;
+    if (this.clipboardGrant === null) return;
+    this.clipboardGrant = null;
+    this.safely(() => this.clipboard.clear(), 'the clipboard');
+  }
+
+  private notice(kind: NoticeKind, level: Notice['level'], message: string): Notice {
+    return { id: `n${++this.noticeSeq}`, kind, level, message, at: iso(this.clock.now()) };
+  }
+
+  private addNotice(kind: NoticeKind, level: Notice['level'], message: string): void {
+    this.notices = [...this.notices, this.notice(kind, level, message)].slice(-MAX_NOTICES);
+    this.publish();
+  }
+
+  private dropNotices(kind: NoticeKind): void {
+    this.notices = this.notices.filter((n) => n.kind !== kind);
+  }
+
+  private background(p: Promise<unknown>, context: string): void {
+    const tracked = p.catch((err: unknown) => this.report(err, context));
+    this.work.add(tracked);
+    void tracked.finally(() => this.work.delete(tracked));
+  }
+
+  private safely(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (err) {
+      this.report(err, `${what} failed`);
+    }
+  }
+}
+
+function applyFetched(data: AgentData, f: Fetched, me: string): AgentData {
+  switch (f.kind) {
+    case 'request':
+      return placeRequest(data, f.view, me);
+    case 'grant':
+      return placeGrant(data, f.view, me);
+    case 'resources':
+      return { ...data, resources: f.list };
+    default:
+      return assertNever(f, 'fetched');
+  }
+}
+
+/** Any failure as the sentence a person sees (STYLE.md §9). */
+export function toDesktopError(err: unknown): DesktopError {
+  if (err instanceof AgentError) return { code: err.code, message: err.message };
+  if (err instanceof ApiError) {
+    const details = Object.keys(err.details).length > 0 ? { details: err.details } : {};
+    return { code: err.code, message: sentence(err.message), ...details };
+  }
+  if (err instanceof OfflineError) {
+    return { code: 'offline', message: `The Latch server at ${err.baseUrl} cannot be reached (${err.reason}), so this was not done. Actions are not queued: try again when you are back online.` };
+  }
+  if (err instanceof SignedOutError) return { code: 'signed_out', message: sentence(err.message) };
+  if (err instanceof ProtocolError) return { code: 'protocol', message: sentence(err.message) };
+  if (err instanceof KeychainError) return { code: err.code, message: sentence(err.message) };
+  if (err instanceof SettingsError) return { code: err.code, message: sentence(err.message) };
+  return { code: 'unexpected', message: `Something went wrong (${messageOf(err)}). Try again; if it keeps happening, restart Latch.` };
+}
+
+function sentence(text: string): string {
+  const t = text.trim();
+  if (t === '') return t;
+  const first = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function parseCredential(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { EventView } from '../shared/api.js';
+import { grantPhaseAt, grantsEnded, isLiveAt, nextDeadline, placeGrant, placeRequest, refreshTargets, secretsToKeep } from './state.js';
+import { agentData, at, grantView, isoAt, requestView, USERS, viewAt } from './test-support/fixtures.js';
+
+const event = (over: Partial<EventView>): EventView => ({ id: 1, type: 'request.created', at: isoAt(0), actor: 'alice', requestId: 'req_e1', grantId: null, data: {}, ...over });
+
+describe('agent state', () => {
+  it('reads a grant at a server time: active until its end, then expired until the server says more', () => {
+    const g = grantView({ expiresAt: isoAt(60) });
+    expect(grantPhaseAt(g, at(59))).toBe('active');
+    expect(grantPhaseAt(g, at(60))).toBe('expired');
+    expect(isLiveAt(g, at(60))).toBe(false);
+    expect(isLiveAt(grantView({ state: 'provisioning', expiresAt: null }), at(600))).toBe(true);
+    expect(isLiveAt(grantView({ state: 'revoking' }), at(0))).toBe(false);
+  });
+
+  it('finds the next deadline: the warning, then the end, of the earliest grant', () => {
+    const data = agentData({ grants: [grantView({ id: 'gr_1', expiresAt: isoAt(60) }), grantView({ id: 'gr_2', expiresAt: isoAt(30) }), grantView({ id: 'gr_3', state: 'ended', expiresAt: isoAt(10) })] });
+    const lead = 5 * 60_000;
+    expect(nextDeadline(data, at(0), lead)).toBe(at(25));
+    expect(nextDeadline(data, at(25), lead)).toBe(at(30));
+    expect(nextDeadline(data, at(30), lead)).toBe(at(55));
+    expect(nextDeadline(data, at(60), lead)).toBeNull();
+  });
+
+  it('lists the grants that ended between two views (their keychain entries go)', () => {
+    const g = grantView({ expiresAt: isoAt(60) });
+    expect(grantsEnded(viewAt(59, { grants: [g] }), viewAt(61, { grants: [g] })).map((x) => x.id)).toEqual([g.id]);
+    expect(grantsEnded(viewAt(61, { grants: [g] }), viewAt(62, { grants: [{ ...g, state: 'ended' }] }))).toEqual([]);
+  });
+
+  it('keeps the keychain entries of live grants, their requests, and my pending requests', () => {
+    const data = agentData({
+      grants: [grantView({ id: 'gr_live', requestId: 'req_live', expiresAt: isoAt(60) }), grantView({ id: 'gr_gone', requestId: 'req_gone', state: 'ended' })],
+      requests: [requestView({ id: 'req_wait' }), requestView({ id: 'req_no', state: 'denied' })],
+    });
+    expect(secretsToKeep(data, at(0)).sort()).toEqual(['gr_live', 'req_live', 'req_wait']);
+    expect(secretsToKeep(data, at(60)).sort()).toEqual(['req_wait']);
+  });
+
+  it('puts fetched requests and grants where they belong', () => {
+    const bob = agentData({ user: USERS.bob });
+    const others = requestView({ id: 'req_o', requester: 'alice', canReview: false, state: 'approved', approvers: ['group:sre'] });
+    expect(placeRequest(bob, others, 'bob')).toMatchObject({ requests: [], reviewQueue: [others] });
+    const notMine = requestView({ id: 'req_n', requester: 'alice', canReview: false, approvers: ['group:ops'] });
+    expect(placeRequest(bob, notMine, 'bob')).toMatchObject({ requests: [], reviewQueue: [] });
+    const mine = requestView({ id: 'req_m', requester: 'bob' });
+    expect(placeRequest(bob, mine, 'bob')).toMatchObject({ requests: [mine], reviewQueue: [] });
+    const updated = placeRequest(placeRequest(bob, others, 'bob'), { ...others, decidedBy: 'carol' }, 'bob');
+    expect(updated.reviewQueue).toEqual([{ ...others, decidedBy: 'carol' }]);
+    expect(placeGrant(bob, grantView({ user: 'alice' }), 'bob').grants).toEqual([]);
+  });
+
+  it('refetches what an event names: my grants, requests I know or that are new, the catalog on a reload', () => {
+    const data = agentData({ user: USERS.bob, reviewQueue: [requestView({ id: 'req_known' })] });
+    expect(refreshTargets(event({ type: 'request.created', requestId: 'req_new' }), data, 'bob')).toEqual([{ kind: 'request', id: 'req_new' }]);
+    expect(refreshTargets(event({ type: 'request.approved', requestId: 'req_known' }), data, 'bob')).toEqual([{ kind: 'request', id: 'req_known' }]);
+    expect(refreshTargets(event({ type: 'request.approved', requestId: 'req_other', data: { requester: 'alice' } }), data, 'bob')).toEqual([]);
+    expect(refreshTargets(event({ type: 'grant.active', grantId: 'gr_x', data: { user: 'alice' } }), data, 'bob')).toEqual([]);
+    expect(refreshTargets(event({ type: 'grant.active', grantId: 'gr_x', data: { user: 'bob' } }), data, 'bob')).toEqual([{ kind: 'grant', id: 'gr_x' }]);
+    expect(refreshTargets(event({ type: 'config.reloaded', requestId: null }), data, 'bob')).toEqual([{ kind: 'resources' }]);
+    expect(refreshTargets(event({ type: 'user.added', requestId: null }), data, 'bob')).toEqual([]);
+  });
+});
