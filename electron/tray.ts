@@ -1,0 +1,44 @@
+/** TraySink over Electron's Tray: the icon, tooltip, badge and menu set again from each model (B32). */
+import { join } from 'node:path';
+import { Menu, nativeImage, Tray, type MenuItemConstructorOptions, type NativeImage } from 'electron';
+import type { TraySink } from '../src/desktop/deps.js';
+import type { TrayAction, TrayIcon, TrayMenuItem } from '../src/desktop/tray-model.js';
+import { assertNever } from '../src/shared/states.js';
+
+export interface ElectronTray extends TraySink {
+  destroy(): void;
+}
+
+/** Icons: `<iconDir>/tray-<icon>.png` (+ `@2x`), `tray-<icon>Template.png` on macOS (a template image follows the menu bar's colour). */
+export function electronTray(iconDir: string, onAction: (action: TrayAction) => void): ElectronTray {
+  let tray: Tray | null = null;
+  const mac = process.platform === 'darwin';
+  const image = (icon: TrayIcon): NativeImage => nativeImage.createFromPath(join(iconDir, `tray-${icon}${mac ? 'Template' : ''}.png`));
+  const item = (m: TrayMenuItem): MenuItemConstructorOptions => {
+    switch (m.type) {
+      case 'action':
+        return { id: m.id, label: m.label, click: () => onAction(m.action) };
+      case 'label':
+        return { id: m.id, label: m.label, enabled: false };
+      case 'submenu':
+        return { id: m.id, label: m.label, submenu: m.items.map(item) };
+      case 'separator':
+        return { id: m.id, type: 'separator' };
+      default:
+        return assertNever(m, 'tray menu item');
+    }
+  };
+  return {
+    render(model) {
+      tray ??= new Tray(image(model.icon));
+      tray.setImage(image(model.icon));
+      tray.setToolTip(model.tooltip);
+      if (mac) tray.setTitle(model.badge > 0 ? String(model.badge) : '');
+      tray.setContextMenu(Menu.buildFromTemplate(model.menu.map(item)));
+    },
+    destroy() {
+      tray?.destroy();
+      tray = null;
+    },
+  };
+}
