@@ -5,17 +5,7 @@
  */
 import { app, shell, type Session, type WebContents } from 'electron';
 import { isAppUrl } from '../src/desktop/ipc-guard.js';
-
-/** true for `https://<host>/…` where host is allow-listed exactly (no userinfo, no port tricks). */
-export function isAllowedExternalUrl(url: string, hosts: readonly string[]): boolean {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return false;
-  }
-  return u.protocol === 'https:' && u.username === '' && u.password === '' && hosts.includes(u.host);
-}
+import { isAllowedExternalUrl } from '../src/desktop/links.js';
 
 /** Opens `url` in the browser if allowed; anything else is dropped. */
 export function openExternalSafely(url: string, hosts: () => readonly string[]): void {
