@@ -6,21 +6,11 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { net, protocol, type Session } from 'electron';
+import { CONTENT_SECURITY_POLICY } from '../src/desktop/csp.js';
 import { APP_HOST, APP_SCHEME } from '../src/desktop/ipc-guard.js';
 
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'none'",
-  "frame-src 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
+// Defined in src/desktop so the e2e browser harness serves the renderer under the same policy.
+export { CONTENT_SECURITY_POLICY };
 
 /** Before `app.ready`: a standard, secure scheme (so it has an origin and counts as secure context). */
 export function registerAppScheme(): void {
