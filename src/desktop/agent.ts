@@ -17,6 +17,11 @@
  * - Keychain: a grant's credential is kept while it is live and deleted when it ends (here, as
  *   soon as its end passes, whether or not the server's word has arrived), and on each full fetch
  *   `sweepEnded` removes what ended while the app was closed.
+ * - ssh: a request for an ssh resource carries the public half of a fresh ed25519 pair made here;
+ *   the private key exists only in the keychain (`ssh:<request id>`, moved to `ssh:<grant id>`
+ *   when the grant is live, deleted when the request ends without access or the grant ends).
+ *   Copying the grant's `command` puts the key and its certificate into the person's ssh-agent
+ *   for the rest of the grant (ssh-agent.ts), so the plain `ssh user@host` works in any terminal.
  */
 import type { EventView, GrantView, RequestView, ResourceView } from '../shared/api.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
@@ -34,15 +39,20 @@ import { defaultDeviceName, keychainCredentialSource, type AgentDeps, type Agent
 import { changeIntents, eventIntents, UTC_FORMAT, type IntentFormat, type NotifierCommand } from './intents.js';
 import { accounts, KeychainError } from './keychain.js';
 import { SettingsError, type SettingsStore } from './settings.js';
+import { defaultSshAgentSocket, sshAgentClient, SshAgentError, type SshAgentSink } from './ssh-agent.js';
+import { keyPairFailure, newSshKeyPair, parseSshPrivateKey, SshKeyError, type SshKeyPair } from './ssh-key.js';
 import {
-  credentialsWanted, EMPTY_VIEW, forgetGrant, forgetRequest, grantPhaseAt, grantsEnded, isLiveAt, LIST_LIMIT, nextDeadline, placeGrant,
-  placeRequest, refreshKey, refreshTargets, secretsToKeep,
+  credentialsWanted, EMPTY_VIEW, expiresAtOf, forgetGrant, forgetRequest, grantPhaseAt, grantsEnded, isLiveAt, LIST_LIMIT, nextDeadline, placeGrant,
+  placeRequest, refreshKey, refreshTargets, secretsToKeep, sshKeyFates, credentialBehind,
   type AgentData, type AgentView, type RefreshTarget,
 } from './state.js';
 import { trayModel, type AgentTrayAction, type TrayModel } from './tray-model.js';
 
 /** A failed full fetch is tried again this long after, while the stream stays live. */
 const RELOAD_RETRY_MS = 5_000;
+/** A credential fetched before the connector re-issued it after an extension is fetched again, this often, this many times. */
+const CREDENTIAL_RETRY_MS = 1_000;
+const CREDENTIAL_RETRIES = 10;
 const MAX_NOTICES = 10;
 
 interface Session {
@@ -59,8 +69,17 @@ interface Session {
   retryTimer: TimerHandle | null;
   queue: Map<string, RefreshTarget>;
   flushing: Promise<void> | null;
-  /** Grants whose credential was fetched (or is being fetched) into the keychain. */
-  cached: Set<string>;
+  /**
+   * Grants whose credential was fetched (or is being fetched) into the keychain, with the
+   * `expiresAt` it was fetched for: an extension re-issues some credentials (an ssh certificate).
+   */
+  cached: Map<string, string | null>;
+  /** Credential fetches that came back behind their grant's end, by grant: tries so far. */
+  behind: Map<string, number>;
+  /** Requests of mine whose ssh key the keychain holds under the request id. */
+  sshKeys: Set<string>;
+  /** Grants whose key and certificate this session put in the ssh-agent, with that certificate. */
+  inSshAgent: Map<string, string>;
   /** signOut() is under way: the client's sign-out signal is ours, not the server's. */
   signingOut: boolean;
 }
@@ -85,6 +104,8 @@ export class Agent implements DesktopApi {
   private readonly notifier: NotifierSink;
   private readonly tray: TraySink;
   private readonly clipboard: ClipboardSink;
+  private readonly sshAgent: SshAgentSink;
+  private readonly makeSshKeyPair: () => SshKeyPair;
   private readonly connect: AgentDeps['connect'];
   private readonly deviceName: string;
   private readonly format: IntentFormat;
@@ -117,6 +138,8 @@ export class Agent implements DesktopApi {
     this.notifier = deps.notifier;
     this.tray = deps.tray;
     this.clipboard = deps.clipboard;
+    this.sshAgent = deps.sshAgent ?? sshAgentClient(defaultSshAgentSocket());
+    this.makeSshKeyPair = deps.makeSshKeyPair ?? (() => newSshKeyPair());
     this.connect = deps.connect;
     this.deviceName = deps.deviceName ?? defaultDeviceName();
     this.format = deps.format ?? UTC_FORMAT;
@@ -259,9 +282,16 @@ export class Agent implements DesktopApi {
     });
   }
 
+  /**
+   * For an ssh resource, a fresh key pair is made here and only its public half is sent; the
+   * private key goes to the keychain under the request id before anything else sees the request.
+   */
   requestAccess(...args: DesktopCallArgs<'requestAccess'>): Promise<ActionResult<RequestView>> {
     return this.act('requestAccess', args, async (s, body) => {
-      const r = await s.client.createRequest(body);
+      const ssh = this.view.data.resources.find((x) => x.name === body.resource)?.connector === 'ssh';
+      const pair = ssh ? this.newSshKeyPair() : null;
+      const r = await s.client.createRequest(pair ? { ...body, publicKey: pair.publicKey } : body);
+      if (pair) await this.keepSshKey(s, r, pair.privateKey);
       this.commit(placeRequest(this.view.data, r, s.me));
       return r;
     });
@@ -298,7 +328,9 @@ export class Agent implements DesktopApi {
   /**
    * Copies one field of my active grant's credential to the clipboard and clears the clipboard
    * after 60 s (or when the grant ends first). The secret comes from the keychain, or from the
-   * server once and is then kept in the keychain; it never goes to the caller.
+   * server once and is then kept in the keychain; it never goes to the caller. For an ssh grant's
+   * `command`, the key and certificate first go into the person's ssh-agent until the grant ends
+   * (a failure there copies nothing and says what to do).
    */
   copyCredential(...args: DesktopCallArgs<'copyCredential'>): Promise<ActionResult<CopyOutcome>> {
     return this.act('copyCredential', args, async (s, grantId, field) => {
@@ -310,18 +342,24 @@ export class Agent implements DesktopApi {
       if (credential === null) {
         credential = (await s.client.credential(grantId)).credential;
         await this.keychain.set(accounts.grant(grantId), JSON.stringify(credential));
-        s.cached.add(grantId);
+        s.cached.set(grantId, g.expiresAt);
       }
       const value = credential[field];
       if (typeof value !== 'string' && typeof value !== 'number') {
         const fields = Object.keys(credential).filter((k) => typeof credential[k] === 'string' || typeof credential[k] === 'number');
         throw new AgentError('not_found', `This credential has no "${field}" to copy; it has: ${fields.join(', ')}.`);
       }
+      let note: string | undefined;
+      if (g.connector === 'ssh' && field === 'command') {
+        await this.loadIntoSshAgent(s, g, credential);
+        const end = expiresAtOf(g);
+        note = `Your ssh key and certificate are in your ssh-agent${end === null ? '' : ` until ${this.format.time(end)}`}: paste the command in a terminal.`;
+      }
       this.clipboard.write(String(value));
       this.clipboardGrant = grantId;
       if (this.clipboardTimer !== null) this.clock.clearTimer(this.clipboardTimer);
       this.clipboardTimer = this.clock.setTimer(() => this.clearClipboard(), this.clipboardClearMs);
-      return { grantId, field, clearsAt: new Date(this.clock.now() + this.clipboardClearMs).toISOString() };
+      return { grantId, field, clearsAt: new Date(this.clock.now() + this.clipboardClearMs).toISOString(), ...(note === undefined ? {} : { note }) };
     });
   }
 
@@ -464,7 +502,7 @@ export class Agent implements DesktopApi {
   private begin(sync: SyncSession, url: string, me: string): void {
     const s: Session = {
       url, client: sync.client, events: sync.events, me, off: [], loading: false, reloadAgain: false, needsReload: false, retryTimer: null,
-      queue: new Map(), flushing: null, cached: new Set(), signingOut: false,
+      queue: new Map(), flushing: null, cached: new Map(), behind: new Map(), sshKeys: new Set(), inSshAgent: new Map(), signingOut: false,
     };
     this.session = s;
     this.serverUrl = url;
@@ -498,6 +536,8 @@ export class Agent implements DesktopApi {
     if (forgetSecrets) {
       this.clearClipboard();
       this.background(this.keychain.sweepEnded([]), 'forgetting the secrets of this device');
+      for (const certificate of s.inSshAgent.values()) this.background(this.sshAgent.removeCertificate(certificate), 'removing an ssh key from the ssh-agent');
+      s.inSshAgent.clear();
     }
   }
 
@@ -560,6 +600,8 @@ export class Agent implements DesktopApi {
           this.commit({ user, resources, requests, reviewQueue, grants }, true);
           // Entries of grants that ended while the app was closed (or while offline) go now.
           await this.keychain.sweepEnded(secretsToKeep(this.view.data, this.view.at)).catch((err: unknown) => this.report(err, 'sweeping ended grants from the keychain'));
+          // ssh keys of requests made in an earlier run that are still waiting (or just became a grant).
+          await this.findSshKeys(s).catch((err: unknown) => this.report(err, 'looking for ssh keys in the keychain'));
         } while (s.reloadAgain && s === this.session);
       } catch (err) {
         if (s !== this.session || err instanceof SignedOutError) return;
@@ -618,11 +660,15 @@ export class Agent implements DesktopApi {
     }
   }
 
-  /** Keeps the credential of each live active grant of mine in the keychain, fetched once. */
+  /**
+   * Keeps the credential of each live active grant of mine in the keychain, fetched once, and
+   * again after an extension (its certificate or token may be re-issued; an ssh certificate in
+   * the ssh-agent is replaced so that ssh keeps working).
+   */
   private cacheCredentials(s: Session): void {
     for (const g of credentialsWanted(this.view.data, this.view.at)) {
-      if (s.cached.has(g.id)) continue;
-      s.cached.add(g.id);
+      if (s.cached.has(g.id) && s.cached.get(g.id) === g.expiresAt) continue;
+      s.cached.set(g.id, g.expiresAt);
       this.background((async () => {
         try {
           const { credential } = await s.client.credential(g.id);
@@ -630,6 +676,8 @@ export class Agent implements DesktopApi {
           // It may have ended while this was on its way.
           const now = this.view.data.grants.find((x) => x.id === g.id);
           if (s !== this.session || !now || !isLiveAt(now, this.serverNow())) await this.keychain.forgetGrant(g.id, g.requestId);
+          else if (credentialBehind(credential, now)) this.fetchCredentialAgain(s, now);
+          else if (s.inSshAgent.has(g.id) && s.inSshAgent.get(g.id) !== credential.certificate) await this.loadIntoSshAgent(s, now, credential);
         } catch (err) {
           // Tried again at a later change (offline now, or the keychain refused).
           s.cached.delete(g.id);
@@ -637,6 +685,17 @@ export class Agent implements DesktopApi {
         }
       })(), 'keeping a grant credential in the keychain');
     }
+  }
+
+  /** The credential came back older than its grant (an extension not re-issued yet): once more, a little later. */
+  private fetchCredentialAgain(s: Session, g: GrantView): void {
+    const tries = (s.behind.get(g.id) ?? 0) + 1;
+    s.behind.set(g.id, tries);
+    if (tries > CREDENTIAL_RETRIES) return;
+    s.cached.delete(g.id);
+    this.clock.setTimer(() => {
+      if (s === this.session) this.cacheCredentials(s);
+    }, CREDENTIAL_RETRY_MS);
   }
 
   // ---- state changes -----------------------------------------------------------------------------
@@ -655,6 +714,7 @@ export class Agent implements DesktopApi {
       this.deliver(changeIntents(prev, next, s.me, this.settings.get(), this.format));
       if (prev.loaded) for (const g of grantsEnded(prev, next)) this.forgetSecrets(s, g);
       this.cacheCredentials(s);
+      this.settleSshKeys(s);
     }
     this.rearm();
     this.publish();
@@ -673,8 +733,88 @@ export class Agent implements DesktopApi {
 
   private forgetSecrets(s: Session, g: GrantView): void {
     s.cached.delete(g.id);
+    s.sshKeys.delete(g.requestId);
     if (this.clipboardGrant === g.id) this.clearClipboard();
     this.background(this.keychain.forgetGrant(g.id, g.requestId), 'deleting an ended grant from the keychain');
+    const certificate = s.inSshAgent.get(g.id);
+    if (certificate !== undefined) {
+      s.inSshAgent.delete(g.id);
+      // Its lifetime would end it at the grant's end anyway; an early end takes it out now.
+      this.background(this.sshAgent.removeCertificate(certificate), 'removing an ssh key from the ssh-agent');
+    }
+  }
+
+  // ---- ssh keys ----------------------------------------------------------------------------------
+
+  /**
+   * Keeps a new request's private key in the keychain. If the keychain refuses it, the key is
+   * lost, and so would be the access: the request is withdrawn and the person told.
+   */
+  private async keepSshKey(s: Session, r: RequestView, privateKey: string): Promise<void> {
+    try {
+      await this.keychain.set(accounts.ssh(r.id), privateKey);
+    } catch (err) {
+      const withdrawn = await (r.state === 'pending' ? s.client.cancel(r.id) : r.grantId !== null ? s.client.endGrant(r.grantId) : Promise.reject(new Error('nothing to withdraw')))
+        .then(() => true, (e: unknown) => (this.report(e, 'withdrawing a request whose ssh key could not be kept'), false));
+      throw new AgentError(err instanceof KeychainError ? err.code : 'unexpected',
+        `The ssh key for this request could not be kept in the keychain (${messageOf(err)}), ${withdrawn ? 'so the request was withdrawn' : `so request ${r.id} cannot be used: cancel it`}. Fix the keychain, then request again.`);
+    }
+    if (s === this.session) s.sshKeys.add(r.id);
+  }
+
+  private newSshKeyPair(): SshKeyPair {
+    try {
+      return this.makeSshKeyPair();
+    } catch (err) {
+      throw keyPairFailure(err);
+    }
+  }
+
+  /** After a full fetch: the keys kept under ids of my requests (an earlier run made them). */
+  private async findSshKeys(s: Session): Promise<void> {
+    const mine = new Set(this.view.data.requests.map((r) => r.id));
+    for (const account of await this.keychain.list('ssh:')) {
+      const id = account.slice('ssh:'.length);
+      if (mine.has(id)) s.sshKeys.add(id);
+    }
+    if (s === this.session) this.settleSshKeys(s);
+  }
+
+  /** Moves the keys of requests that became live grants; deletes those of requests that ended without access. */
+  private settleSshKeys(s: Session): void {
+    if (s.sshKeys.size === 0) return;
+    const { adopt, forget } = sshKeyFates(this.view.data, this.view.at, s.sshKeys);
+    for (const id of [...adopt.keys(), ...forget]) s.sshKeys.delete(id);
+    for (const id of forget) this.background(this.keychain.delete(accounts.ssh(id)), 'deleting the ssh key of a request that ended');
+    for (const [requestId, grantId] of adopt) {
+      this.background((async () => {
+        const key = await this.keychain.get(accounts.ssh(requestId));
+        if (key === null) return;
+        await this.keychain.set(accounts.ssh(grantId), key);
+        await this.keychain.delete(accounts.ssh(requestId));
+        // It may have ended meanwhile, after its entries were deleted.
+        const g = this.view.data.grants.find((x) => x.id === grantId);
+        if (s !== this.session || !g || !isLiveAt(g, this.serverNow())) await this.keychain.forgetGrant(grantId, requestId);
+      })(), 'moving an ssh key to its grant');
+    }
+  }
+
+  /** Puts the grant's key and certificate in the ssh-agent until the grant ends. */
+  private async loadIntoSshAgent(s: Session, g: GrantView, credential: Record<string, unknown>): Promise<void> {
+    const pem = (await this.keychain.get(accounts.ssh(g.id))) ?? (await this.keychain.get(accounts.ssh(g.requestId)));
+    if (pem === null) {
+      throw new AgentError('not_found', 'The private key of this ssh access is not on this device: it was requested from another device or from the `latch` command, so connect from there — or end it and request it again from this app.');
+    }
+    const certificate = credential.certificate;
+    if (typeof certificate !== 'string') throw new AgentError('not_found', 'This ssh access has no certificate yet; wait a moment and copy again.');
+    const end = expiresAtOf(g);
+    const lifetimeSeconds = end === null ? 60 : Math.ceil((end - this.serverNow()) / 1000);
+    if (lifetimeSeconds <= 0) throw new AgentError('invalid_state', 'This grant has just ended: there is no access to connect with.');
+    await this.sshAgent.addCertificate({ certificate, key: parseSshPrivateKey(pem), lifetimeSeconds, comment: `latch ${g.resource}/${g.role} ${g.id}` });
+    const earlier = s.inSshAgent.get(g.id);
+    s.inSshAgent.set(g.id, certificate);
+    // The certificate before an extension: one entry per grant in the ssh-agent, not a pile.
+    if (earlier !== undefined && earlier !== certificate) await this.sshAgent.removeCertificate(earlier);
   }
 
   private deliver(commands: NotifierCommand[]): void {
@@ -814,6 +954,8 @@ export function toDesktopError(err: unknown): DesktopError {
   if (err instanceof ProtocolError) return { code: 'protocol', message: sentence(err.message) };
   if (err instanceof KeychainError) return { code: err.code, message: sentence(err.message) };
   if (err instanceof SettingsError) return { code: err.code, message: sentence(err.message) };
+  if (err instanceof SshKeyError) return { code: 'ssh_key_failed', message: err.message };
+  if (err instanceof SshAgentError) return { code: 'ssh_agent_unavailable', message: err.message };
   return { code: 'unexpected', message: `Something went wrong (${messageOf(err)}). Try again; if it keeps happening, restart Latch.` };
 }
 

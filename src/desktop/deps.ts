@@ -9,6 +9,8 @@ import { deviceCredentialSchema, type CredentialSource, type DeviceCredential, t
 import type { NotificationIntent, IntentFormat } from './intents.js';
 import { accounts, type Keychain, type SecretStore } from './keychain.js';
 import type { SettingsStore } from './settings.js';
+import type { SshAgentSink } from './ssh-agent.js';
+import type { SshKeyPair } from './ssh-key.js';
 import type { TrayModel } from './tray-model.js';
 
 /** Desktop notifications: `show` replaces one with the same `intent.key`; `withdraw` removes it. */
@@ -44,7 +46,7 @@ export interface SyncSession {
 export type ClientFactory = (baseUrl: string, credentials: CredentialSource) => SyncSession;
 
 /** The keychain as the agent uses it; `Keychain` (over the OS store, or a fake backend in tests) is one. */
-export type AgentKeychain = SecretStore & Pick<Keychain, 'state' | 'onStatus' | 'open' | 'retry' | 'sweepEnded' | 'forgetGrant'>;
+export type AgentKeychain = SecretStore & Pick<Keychain, 'state' | 'onStatus' | 'open' | 'retry' | 'sweepEnded' | 'forgetGrant' | 'list'>;
 
 export interface AgentDeps {
   clock: Clock;
@@ -54,6 +56,13 @@ export interface AgentDeps {
   tray: TraySink;
   clipboard: ClipboardSink;
   connect: ClientFactory;
+  /**
+   * The person's ssh-agent, where an ssh grant's key and certificate go when its command is copied
+   * (default: SSH_AUTH_SOCK, or the OpenSSH agent's pipe on Windows).
+   */
+  sshAgent?: SshAgentSink;
+  /** Makes the key pair of an ssh request (default: a fresh ed25519 pair; tests make it fail). */
+  makeSshKeyPair?: () => SshKeyPair;
   /** The device name sent when enrolling (default: the host name). */
   deviceName?: string;
   /** How times read in notifications and the tray (default `HH:MM UTC`; the app passes local time). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventView } from '../shared/api.js';
-import { grantPhaseAt, grantsEnded, isLiveAt, nextDeadline, placeGrant, placeRequest, refreshTargets, secretsToKeep } from './state.js';
+import { grantPhaseAt, grantsEnded, isLiveAt, nextDeadline, placeGrant, placeRequest, refreshTargets, secretsToKeep, sshKeyFates, credentialBehind } from './state.js';
 import { agentData, at, grantView, isoAt, requestView, USERS, viewAt } from './test-support/fixtures.js';
 
 const event = (over: Partial<EventView>): EventView => ({ id: 1, type: 'request.created', at: isoAt(0), actor: 'alice', requestId: 'req_e1', grantId: null, data: {}, ...over });
@@ -37,6 +37,31 @@ describe('agent state', () => {
     });
     expect(secretsToKeep(data, at(0)).sort()).toEqual(['gr_live', 'req_live', 'req_wait']);
     expect(secretsToKeep(data, at(60)).sort()).toEqual(['req_wait']);
+  });
+
+  it('moves an ssh key to its live grant, deletes it when the request ended without access, waits otherwise', () => {
+    const data = agentData({
+      requests: [
+        requestView({ id: 'req_wait' }), requestView({ id: 'req_no', state: 'denied' }), requestView({ id: 'req_gone', state: 'cancelled' }),
+        requestView({ id: 'req_late', state: 'timed_out' }), requestView({ id: 'req_ok', state: 'approved', grantId: 'gr_ok' }),
+        requestView({ id: 'req_fail', state: 'approved', grantId: 'gr_fail' }), requestView({ id: 'req_soon', state: 'approved', grantId: 'gr_soon' }),
+      ],
+      grants: [grantView({ id: 'gr_ok', requestId: 'req_ok', expiresAt: isoAt(60) }), grantView({ id: 'gr_fail', requestId: 'req_fail', state: 'failed', expiresAt: null })],
+    });
+    const all = ['req_wait', 'req_no', 'req_gone', 'req_late', 'req_ok', 'req_fail', 'req_soon', 'req_unknown'];
+    const now = sshKeyFates(data, at(0), all);
+    expect([...now.adopt]).toEqual([['req_ok', 'gr_ok']]);
+    expect(now.forget.sort()).toEqual(['req_fail', 'req_gone', 'req_late', 'req_no']);
+    // Past its end (asleep, the server's word not in yet): no longer moved, deleted.
+    expect(sshKeyFates(data, at(61), ['req_ok'])).toEqual({ adopt: new Map(), forget: ['req_ok'] });
+  });
+
+  it('tells a credential fetched before an extension re-issued it (its own end is before the grant end)', () => {
+    const g = grantView({ expiresAt: '2026-01-05T10:30:00.500Z' });
+    expect(credentialBehind({ validBefore: '2026-01-05T10:15:00.000Z' }, g)).toBe(true);
+    expect(credentialBehind({ validBefore: '2026-01-05T10:30:00.000Z' }, g)).toBe(false);
+    expect(credentialBehind({ type: 'pass', expiresAt: '2026-01-05T10:15:00.000Z' }, g)).toBe(true);
+    expect(credentialBehind({ type: 'postgres', password: 'x' }, g)).toBe(false);
   });
 
   it('puts fetched requests and grants where they belong', () => {

@@ -205,3 +205,52 @@ export function secretsToKeep(data: AgentData, at: number): string[] {
 export function credentialsWanted(data: AgentData, at: number): GrantView[] {
   return data.grants.filter((g) => g.state === 'active' && g.hasCredential && isLiveAt(g, at));
 }
+
+/**
+ * What happens to the ssh keys kept under request ids (`requestIds`: requests of mine whose key
+ * this device holds) now that their requests moved on: `adopt` (request id → grant id) when the
+ * grant is live, so the key follows the grant; `forget` when the request ended without access
+ * (denied, cancelled, timed out) or its grant is no longer live (failed, ended). A request still
+ * pending, not in the list, or approved with its grant not fetched yet is left for later.
+ */
+export function sshKeyFates(data: AgentData, at: number, requestIds: Iterable<string>): { adopt: Map<string, string>; forget: string[] } {
+  const adopt = new Map<string, string>();
+  const forget: string[] = [];
+  for (const id of requestIds) {
+    const r = data.requests.find((x) => x.id === id);
+    if (!r) continue;
+    switch (r.state) {
+      case 'pending':
+        break;
+      case 'approved': {
+        const g = data.grants.find((x) => x.requestId === id);
+        if (g === undefined) break;
+        if (isLiveAt(g, at)) adopt.set(id, g.id);
+        else forget.push(id);
+        break;
+      }
+      case 'denied':
+      case 'cancelled':
+      case 'timed_out':
+        forget.push(id);
+        break;
+      default:
+        assertNever(r.state, 'request state');
+    }
+  }
+  return { adopt, forget };
+}
+
+/**
+ * A credential that ends before its grant does: fetched after an extension moved the grant's end
+ * but before the connector re-issued it (the server announces the new end first). Read from the
+ * credential's own end, `validBefore` (ssh) or `expiresAt` (pass), which the server floors to the
+ * second; a credential without one is never behind.
+ */
+export function credentialBehind(credential: Record<string, unknown>, g: GrantView): boolean {
+  const end = expiresAtOf(g);
+  const own = typeof credential.validBefore === 'string' ? credential.validBefore : typeof credential.expiresAt === 'string' ? credential.expiresAt : null;
+  if (end === null || own === null) return false;
+  const ms = Date.parse(own);
+  return !Number.isNaN(ms) && ms < Math.floor(end / 1000) * 1000;
+}

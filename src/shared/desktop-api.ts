@@ -97,6 +97,8 @@ export const DESKTOP_ERROR_CODES = [
   'offline', 'signed_out', 'invalid_arguments', 'protocol', 'unexpected',
   'keychain_timeout', 'keychain_locked', 'keychain_denied', 'keychain_failed',
   'invalid_settings', 'settings_write_failed',
+  // An ssh key pair could not be made here; the person's ssh-agent could not take a grant's key.
+  'ssh_key_failed', 'ssh_agent_unavailable',
 ] as const;
 export type DesktopErrorCode = (typeof DESKTOP_ERROR_CODES)[number];
 
@@ -126,6 +128,11 @@ export interface CopyOutcome {
   field: string;
   /** When the main process clears the clipboard (ISO-8601, local clock). */
   clearsAt: string;
+  /**
+   * A sentence to show with "Copied", when there is more to know: for an ssh grant's `command`,
+   * that its key and certificate were put in the person's ssh-agent until the grant ends.
+   */
+  note?: string;
 }
 
 /** How long a copied secret stays on the clipboard. */
@@ -149,7 +156,10 @@ const comment = z.string().max(1024);
 const enrollmentCode = z.string().trim().min(1, 'enter the enrollment code from your admin').max(128);
 const credentialField = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'not a credential field name');
 
-/** The request form's body; an ssh public key is added by the main process, never sent by the UI. */
+/**
+ * The request form's body. For an ssh resource the main process makes the key pair and adds the
+ * public key (the private key stays in the keychain); the UI never sends or sees one.
+ */
 export const requestAccessBody = createRequestBody.omit({ publicKey: true });
 export type RequestAccessBody = z.input<typeof requestAccessBody>;
 

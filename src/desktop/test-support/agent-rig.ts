@@ -13,6 +13,7 @@ import { Agent } from '../agent.js';
 import type { AgentDeps, ClientFactory } from '../deps.js';
 import { Keychain } from '../keychain.js';
 import { confBackend, SettingsStore } from '../settings.js';
+import { sshAgentClient } from '../ssh-agent.js';
 import { FakeKeyring } from './fake-keyring.js';
 import { RecordingClipboard, RecordingNotifier, RecordingTray } from './sinks.js';
 
@@ -22,6 +23,9 @@ export interface RigOptions {
   stream?: Partial<Omit<EventStreamOptions, 'client' | 'clock'>>;
   timing?: AgentDeps['timing'];
   deviceName?: string;
+  /** The ssh-agent (default: none, so no test reaches the developer's own agent). */
+  sshAgent?: AgentDeps['sshAgent'];
+  makeSshKeyPair?: AgentDeps['makeSshKeyPair'];
 }
 
 export interface Rig {
@@ -65,6 +69,7 @@ export function makeRig(opts: RigOptions, shared: { ring?: FakeKeyring; dir?: st
   const agent = new Agent({
     clock: opts.clock, keychain, settings, notifier, tray, clipboard, connect: syncFactory(opts, clients),
     deviceName: opts.deviceName ?? 'test-laptop', timing: opts.timing, onError: (err, context) => console.error(`agent: ${context}`, err),
+    sshAgent: opts.sshAgent ?? sshAgentClient(null), makeSshKeyPair: opts.makeSshKeyPair,
   });
   let closed = false;
   const rig: Rig = {
