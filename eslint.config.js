@@ -10,7 +10,7 @@ const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns 
 const group = (names, message) => ({ group: names, message });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-results/**', 'playwright-report/**'] },
+  { ignores: ['dist/**', 'renderer/dist/**', 'node_modules/**', 'coverage/**', 'test-results/**', 'playwright-report/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -50,9 +50,19 @@ export default tseslint.config(
   },
   {
     files: ['renderer/**'],
+    languageOptions: { globals: { ...globals.browser } },
     rules: restrict([
       group(['electron', ...NODE_BUILTINS], 'The renderer talks only to window.latch.'),
       group(['**/src/server/**', '**/src/sync/**', '**/src/desktop/**', '**/src/cli/**', '**/electron/**'], 'renderer/ imports only src/shared and its own files.'),
+    ]),
+  },
+  {
+    // The browser harness's bridge script and its protocol run in the page (e2e/harness/bundle.ts).
+    files: ['e2e/harness/bridge-client.ts', 'e2e/harness/bridge-protocol.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: restrict([
+      group(NODE_BUILTINS, 'The bridge script runs in the browser.'),
+      group(['**/src/server/**', '**/src/sync/**', '**/src/desktop/**', '**/src/cli/**', '**/electron/**', '**/renderer/**'], 'The bridge script imports only src/shared and its own protocol.'),
     ]),
   },
   {
