@@ -135,19 +135,8 @@ export interface CopyOutcome {
   note?: string;
 }
 
-/** How long a copied secret stays on the clipboard. */
-export const CLIPBOARD_CLEAR_MS = 60_000;
-
-/** The credential fields worth a Copy button, by connector kind; others can still be copied by name. */
-export const COPYABLE_FIELDS: Readonly<Record<string, readonly { field: string; label: string }[]>> = {
-  pass: [{ field: 'token', label: 'access pass' }],
-  postgres: [{ field: 'url', label: 'connection URL' }, { field: 'password', label: 'password' }, { field: 'user', label: 'user name' }],
-  ssh: [{ field: 'command', label: 'ssh command' }, { field: 'certificate', label: 'certificate' }],
-};
-
-export function copyableFields(connector: string): readonly { field: string; label: string }[] {
-  return COPYABLE_FIELDS[connector] ?? [];
-}
+// The clipboard time and the Copy buttons per connector live in a zod-free module the renderer imports.
+export { CLIPBOARD_CLEAR_MS, COPYABLE_FIELDS, copyableFields } from './credential-fields.js';
 
 // ---- arguments ---------------------------------------------------------------------------------
 
