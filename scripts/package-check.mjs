@@ -104,6 +104,11 @@ process.env.CSC_IDENTITY_AUTO_DISCOVERY = 'false';
 
 const step = (msg) => console.log(`package-check: ${msg}`);
 
+// 0. The renderer build (renderer/dist) that goes into the asar: built here so the check never
+// packages a stale or missing window.
+step('building the renderer → renderer/dist');
+execFileSync(process.execPath, [join(root, 'scripts', 'build-renderer.mjs')], { cwd: root, stdio: 'inherit' });
+
 // 1. Compile electron/ (and the src/ files it imports) to dist/app.
 step('compiling tsconfig.electron.json → dist/app');
 rmSync(join(root, 'dist', 'app'), { recursive: true, force: true });
@@ -167,6 +172,8 @@ try {
     '/dist/app/electron/preload.cjs',
     '/dist/app/src/desktop/agent.js',
     '/renderer/dist/index.html',
+    '/renderer/dist/app.js',
+    '/renderer/dist/app.css',
     ...TRAY_STATES.flatMap((s) => [`/assets/tray-${s}.png`, `/assets/tray-${s}@2x.png`, `/assets/tray-${s}Template.png`, `/assets/tray-${s}Template@2x.png`]),
   ];
   for (const f of mustHave) if (!files.has(f)) failures.push(`missing ${f}`);
