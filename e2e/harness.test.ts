@@ -145,6 +145,20 @@ describe.runIf(haveChromium)('the browser harness', () => {
     expect(harness.notifications('alice').shown('approval_needed')).toEqual([]);
   });
 
+  it("another user's address pasted into a tab makes it that user's window", async () => {
+    const page = await openUserPage(browser, harness, 'carol');
+    try {
+      expect((await snapshotOf(page)).user?.name).toBe('carol');
+      // Only the fragment differs: no load by itself, so the bridge reloads the page.
+      await Promise.all([page.waitForEvent('load'), page.goto(harness.url('bob', { view: 'approvals' }))]);
+      await page.waitForFunction(() => 'latch' in globalThis);
+      expect((await snapshotOf(page)).user?.name).toBe('bob');
+      expect(page.url()).toBe(`${harness.origin}/index.html#/approvals`);
+    } finally {
+      await page.context().close();
+    }
+  });
+
   it('refuses a socket with a wrong token, from another origin or for an unknown user', async () => {
     // The same socket with everything right is accepted (and gets alice's snapshot at once).
     const accepted = await tryBridgeSocket(harness, {});

@@ -205,6 +205,11 @@ class Bridge {
 }
 
 const bridge = new Bridge(takeLink());
+// Another user's address pasted into this tab changes only the fragment, which loads nothing: take
+// the new link, and reload so the page talks to that user's agent from the start.
+window.addEventListener('hashchange', () => {
+  if (new RegExp(`[?&]${USER_PARAM}=`).test(location.hash) && takeLink() !== null) location.reload();
+});
 const latch = Object.fromEntries(__LATCH_CALLS__.map((name) => [name, (...args: unknown[]) => bridge.call(name, args)])) as Record<DesktopCallName, unknown>;
 const api = Object.freeze({ ...latch, onSnapshot: (cb: (s: DesktopSnapshot) => void) => bridge.onSnapshot(cb) }) as DesktopApi;
 Object.defineProperty(window, 'latch', { value: api, enumerable: true });
