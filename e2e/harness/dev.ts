@@ -28,7 +28,7 @@ const harness = await startBrowserHarness({
 
 const lines = [`\nLatch browser harness: approval server at ${harness.serverUrl}, renderer at ${harness.origin}`];
 lines.push(harness.keychainMode === 'secret-service' ? 'Secrets go to the Secret Service (entries of this run are deleted on exit).' : `Secrets are kept in memory: ${harness.keychainUnavailable}.`);
-if (!existsSync(join(root, 'renderer', 'dist', 'app.js'))) lines.push('renderer/dist has no app.js yet (a placeholder page): build the renderer (node scripts/build-renderer.mjs) and reload.');
+if (!existsSync(join(root, 'renderer', 'dist', 'app.js'))) lines.push('renderer/dist has no app.js: build the renderer (npm run build, or node scripts/build-renderer.mjs) and reload.');
 lines.push('Open each user in its own tab or window (the addresses work for this run only):');
 for (const user of harness.users) lines.push(`  ${user.padEnd(6)} ${harness.url(user)}`);
 lines.push('\nCopied credentials stay in the harness (not your clipboard). Ctrl-C stops everything.\n');
