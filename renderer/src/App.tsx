@@ -4,6 +4,7 @@ import type { DesktopSnapshot } from '../../src/shared/desktop-api.js';
 import { approvalQueue } from './logic/approvals.js';
 import { tabOf, type Route, type Tab } from './logic/route.js';
 import { useLatch } from './context.js';
+import { FLASH_MS } from './store.js';
 import { Button, Callout, Skeleton } from './components/ui.js';
 import { ApprovalsView } from './views/Approvals.js';
 import { MyAccessView } from './views/MyAccess.js';
@@ -124,8 +125,9 @@ function Loading(props: { snapshot: DesktopSnapshot | null }) {
 function Flash() {
   const flash = useLatch((s) => s.flash);
   const route = useLatch((s) => s.route);
+  const now = useLatch((s) => s.snapshot?.now ?? 0);
   const showFlash = useLatch((s) => s.showFlash);
-  if (flash === null || flash.view !== route.target.view) return null;
+  if (flash === null || flash.view !== route.target.view || now - flash.at > FLASH_MS) return null;
   return (
     <div className="flash" role="status">
       <span>{flash.text}</span>

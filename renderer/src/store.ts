@@ -40,7 +40,11 @@ export interface Flash {
   text: string;
   /** The view it is shown on; moving elsewhere drops it. */
   view: Route['target']['view'];
+  /** The snapshot time (local ms) it was shown at: it fades after FLASH_MS of snapshots, with no timer of its own. */
+  at: number;
 }
+
+export const FLASH_MS = 10_000;
 
 export interface LatchState {
   /** null until the first snapshot: loading. */
@@ -127,7 +131,7 @@ export function createLatchStore(api: DesktopApi, route: Route = HOME): LatchSto
     },
 
     showFlash(text, view = 'home') {
-      set({ flash: text === null ? null : { id: ++flashes, text, view } });
+      set({ flash: text === null ? null : { id: ++flashes, text, view, at: get().snapshot?.now ?? 0 } });
     },
 
     async refreshSettings() {

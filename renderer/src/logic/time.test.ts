@@ -44,6 +44,10 @@ describe('wallClock', () => {
     expect(clock.time(Date.UTC(2026, 0, 5, 14, 32, 7))).toBe('14:32:07');
   });
 
+  it('writes hours the way the locale does', () => {
+    expect(wallClock('en-US', 'UTC').when(Date.UTC(2026, 0, 5, 9, 47), now)).toBe('9:47 AM');
+  });
+
   it('turns a server time into the local wall clock with the offset', () => {
     // The server is 2 min ahead of this machine: its 10:00 is 09:58 here.
     expect(clock.when(toLocal('2026-01-05T10:00:00Z', 2 * M), now)).toBe('09:58');

@@ -42,10 +42,13 @@ export interface WallClock {
 /** Formats in the person's locale; `timeZone` only for tests. */
 export function wallClock(locale?: string, timeZone?: string): WallClock {
   const tz = timeZone === undefined ? {} : { timeZone };
-  const hm = new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit', ...tz });
-  const hms = new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', ...tz });
-  const weekday = new Intl.DateTimeFormat(locale, { weekday: 'short', hour: '2-digit', minute: '2-digit', ...tz });
-  const date = new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', ...tz });
+  // `09:05` where the locale counts 24 hours, `9:05 PM` (not `09:05 PM`) where it counts 12.
+  const cycle = new Intl.DateTimeFormat(locale, { hour: 'numeric', ...tz }).resolvedOptions().hourCycle;
+  const hour = cycle === 'h11' || cycle === 'h12' ? 'numeric' : '2-digit';
+  const hm = new Intl.DateTimeFormat(locale, { hour, minute: '2-digit', ...tz });
+  const hms = new Intl.DateTimeFormat(locale, { hour, minute: '2-digit', second: '2-digit', ...tz });
+  const weekday = new Intl.DateTimeFormat(locale, { weekday: 'short', hour, minute: '2-digit', ...tz });
+  const date = new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', hour, minute: '2-digit', ...tz });
   const day = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', ...tz });
   return {
     when(localMs, localNow) {

@@ -1,7 +1,7 @@
 /** One grant of mine that gives access now (or is being set up, or is ending): countdown, credential, Extend, End now. */
 import { useEffect, useRef, useState } from 'react';
 import { countdown } from '../../../src/shared/countdown.js';
-import { copyableFields } from '../../../src/shared/credential-fields.js';
+import { CLIPBOARD_CLEAR_MS, copyableFields } from '../../../src/shared/credential-fields.js';
 import type { CurrentGrant } from '../logic/access.js';
 import { grantOutcome } from '../logic/outcome.js';
 import { durationPresets } from '../logic/presets.js';
@@ -107,7 +107,7 @@ export function GrantCard(props: {
       ) : null}
       {copy && copyLeft && copyLeft.state === 'running' ? (
         <p className="copied" role="status">
-          Copied {copy.label} · the clipboard clears in <span className="tabular">{Math.ceil(copyLeft.remainingMs / 1000)} s</span>
+          Copied {copy.label} · the clipboard clears in <span className="tabular">{Math.min(Math.ceil(copyLeft.remainingMs / 1000), CLIPBOARD_CLEAR_MS / 1000)} s</span>
           {note ? <span className="copied-note">{note}</span> : null}
         </p>
       ) : null}

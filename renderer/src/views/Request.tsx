@@ -40,9 +40,10 @@ export function RequestView(props: { snapshot: DesktopSnapshot; query: Record<st
   const [error, setError] = useState<string | null>(null);
 
   const draft = stored ?? freshDraft(s.resources, props.query, settings);
+  // Kept in the store once the choices and my preferred duration are known, so switching views keeps it.
   useEffect(() => {
-    if (stored === null && s.resources.length > 0) setDraft(draft);
-  }, [stored, s.resources.length, draft, setDraft]);
+    if (stored === null && s.resources.length > 0 && settings !== null) setDraft(draft);
+  }, [stored, s.resources.length, settings, draft, setDraft]);
   const unknown = prefillSelection(s.resources, props.query).unknown;
 
   if (s.resources.length === 0) {
