@@ -198,7 +198,7 @@ function canExtend(s: DesktopSnapshot, g: GrantView): boolean {
 function PolicySummary(props: { resource: ResourceView; policy: RolePolicy }) {
   const p = props.policy;
   return (
-    <dl className="facts policy" aria-label="Policy for this role">
+    <dl className="facts policy" aria-label="What the policy allows">
       {props.resource.description || p.description ? (
         <div className="facts-wide">
           <dt>About</dt>
