@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, powerMonitor, session, type WebContents } from 'electron';
 import ElectronStore from 'electron-store';
 import { Agent } from '../src/desktop/agent.js';
+import { APP_ID, PRODUCT_NAME } from '../src/desktop/app-identity.js';
 import type { ClientFactory } from '../src/desktop/deps.js';
 import { Keychain, napiKeyringBackend } from '../src/desktop/keychain.js';
 import { confLikeBackend, SettingsStore } from '../src/desktop/settings.js';
@@ -26,6 +27,12 @@ import { createSecureWindow, windowUrl } from './window.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const report = (err: unknown, context: string) => console.error(`latch: ${context}:`, err instanceof Error ? err.message : err);
+
+// Before anything reads the app's name or userData folder (the single-instance lock does). On
+// Windows a toast shows, labelled "Latch", only for the AUMID of the installer's Start-menu
+// shortcut (FIELD-CASES B33); Linux notifications take the app name.
+app.setName(PRODUCT_NAME);
+if (process.platform === 'win32') app.setAppUserModelId(APP_ID);
 
 registerAppScheme();
 

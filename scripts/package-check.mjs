@@ -6,6 +6,10 @@
  * electron-builder expects next to it. Runs offline: `--dir --linux` (no AppImage/deb tooling),
  * no native rebuild, no Electron download.
  *
+ * The deb target cannot be built here (electron-builder downloads fpm), but its metadata check
+ * runs: electron-builder's own FpmTarget computes the Maintainer, Vendor and homepage it would
+ * write, and fails as a real deb build would when one is missing.
+ *
  * Checks app.asar: main, preload, renderer and tray icons present; package.json `main` points at
  * the compiled main; every package the compiled shell imports is bundled; no server code, no
  * server-only packages, no tests, no TypeScript sources, no source maps.
@@ -142,6 +146,8 @@ try {
   // 3. electron-builder with electron-builder.yml, overridden for the stub.
   step(`electron-builder --dir --linux against a stub Electron ${electronVersion} (${stub})`);
   const { build, Platform } = (await import('electron-builder')).default;
+  const afterPack = require(join(root, 'build', 'after-pack.cjs')).default;
+  let deb = null;
   await build({
     projectDir: root,
     targets: Platform.LINUX.createTarget('dir'),
@@ -152,8 +158,17 @@ try {
       npmRebuild: false,
       directories: { output },
       extraMetadata: { main: 'dist/app/electron/main.js' },
+      async afterPack(context) {
+        await afterPack(context);
+        // electron-builder's internals (no public API for this): what `--linux deb` would check first.
+        const FpmTarget = require('app-builder-lib/out/targets/FpmTarget').default;
+        const { LinuxTargetHelper } = require('app-builder-lib/out/targets/LinuxTargetHelper');
+        deb = await new FpmTarget('deb', context.packager, new LinuxTargetHelper(context.packager), output).checkOptions();
+      },
     },
   });
+  if (deb === null) failures.push('the deb metadata was not checked (the afterPack hook did not run)');
+  else step(`deb metadata: package ${deb.name}, maintainer ${deb.maintainer}, vendor ${deb.vendor}, homepage ${deb.url}`);
 
   // 4. The asar.
   const unpacked = readdirSync(output).find((d) => d.endsWith('-unpacked'));
