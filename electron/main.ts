@@ -85,6 +85,7 @@ async function start(): Promise<void> {
   });
 
   function showWindow(target: WindowTarget, prefill: Record<string, string> = {}): void {
+    const created = !win || win.isDestroyed();
     if (!win || win.isDestroyed()) {
       const w = createSecureWindow({ preload: join(here, 'preload.cjs') });
       win = w;
@@ -99,8 +100,13 @@ async function start(): Promise<void> {
       });
       w.once('ready-to-show', () => w.show());
     }
+    // Only the hash differs for an open window: the renderer routes without reloading.
     void win.loadURL(windowUrl(target, prefill));
-    if (win.isVisible()) win.focus();
+    if (created) return; // shown at ready-to-show
+    // A notification click or tray item must bring the window forward, wherever it is (B33).
+    if (win.isMinimized()) win.restore();
+    if (!win.isVisible()) win.show();
+    win.focus();
   }
 
   function onTrayAction(action: TrayAction): void {

@@ -1,4 +1,12 @@
-/** NotifierSink over Electron's Notification. Buttons only where they are shown (macOS); elsewhere a click opens the intent's place (B33). */
+/**
+ * NotifierSink over Electron's Notification. Buttons only where they are shown (macOS); elsewhere
+ * approve, deny and extend happen in the window, and a click opens the intent's place (B33).
+ *
+ * On Windows a toast that times out moves to the Action Center and Electron emits `close` then;
+ * the Notification is kept (until withdrawn, replaced or pushed out by newer ones) so that a later
+ * click there can still reach its handler. If the click is lost all the same, the tray's pending
+ * count and the window's lists still show the request.
+ */
 import { Notification } from 'electron';
 import type { NotifierSink } from '../src/desktop/deps.js';
 import type { WindowTarget } from '../src/shared/desktop-api.js';
@@ -6,6 +14,9 @@ import type { WindowTarget } from '../src/shared/desktop-api.js';
 export function electronNotifier(open: (target: WindowTarget) => void): NotifierSink {
   const shown = new Map<string, Notification>();
   const withActions = process.platform === 'darwin';
+  const keepAfterClose = process.platform === 'win32';
+  /** Action Center holds a limited number per app; keep at most this many alive. */
+  const KEEP = 20;
   return {
     show(intent) {
       if (!Notification.isSupported()) return;
@@ -21,9 +32,12 @@ export function electronNotifier(open: (target: WindowTarget) => void): Notifier
         if (action) open(action.open);
       });
       n.on('close', () => {
-        if (shown.get(intent.key) === n) shown.delete(intent.key);
+        if (!keepAfterClose && shown.get(intent.key) === n) shown.delete(intent.key);
       });
+      shown.delete(intent.key);
       shown.set(intent.key, n);
+      // Oldest first (a Map keeps insertion order).
+      for (const key of [...shown.keys()].slice(0, Math.max(0, shown.size - KEEP))) shown.delete(key);
       n.show();
     },
     withdraw(key) {
