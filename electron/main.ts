@@ -76,7 +76,7 @@ async function start(): Promise<void> {
     clock,
     keychain: new Keychain({ backend: napiKeyringBackend(), clock }),
     settings,
-    notifier: electronNotifier((target) => showWindow(target)),
+    notifier: electronNotifier((target) => showWindow(target), (action) => onTrayAction(action)),
     tray: electronTray(join(root, 'assets'), (action) => onTrayAction(action)),
     clipboard: electronClipboard(report),
     connect,

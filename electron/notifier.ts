@@ -9,9 +9,10 @@
  */
 import { Notification } from 'electron';
 import type { NotifierSink } from '../src/desktop/deps.js';
+import type { AgentTrayAction } from '../src/desktop/tray-model.js';
 import type { WindowTarget } from '../src/shared/desktop-api.js';
 
-export function electronNotifier(open: (target: WindowTarget) => void): NotifierSink {
+export function electronNotifier(open: (target: WindowTarget) => void, run: (action: AgentTrayAction) => void): NotifierSink {
   const shown = new Map<string, Notification>();
   const withActions = process.platform === 'darwin';
   const keepAfterClose = process.platform === 'win32';
@@ -29,7 +30,9 @@ export function electronNotifier(open: (target: WindowTarget) => void): Notifier
       n.on('click', () => open(intent.open));
       n.on('action', (_event, index) => {
         const action = intent.actions[index];
-        if (action) open(action.open);
+        if (action === undefined) return;
+        if ('run' in action) run(action.run);
+        else open(action.open);
       });
       n.on('close', () => {
         if (!keepAfterClose && shown.get(intent.key) === n) shown.delete(intent.key);

@@ -279,6 +279,29 @@ describe('B22: another approver decides first', () => {
     expect((await bob.agent.runTrayAction(item.action)).ok).toBe(true);
     await until('decided', () => bob.agent.snapshot().reviewQueue.some((r) => r.id === id && r.state === 'approved'));
   });
+
+  it("the notification's Approve button approves; Deny (in the window) needs a comment, which the requester's notification carries", async () => {
+    const bob = track(await agentFor(h, 'bob', { clock: systemClock }));
+    const carol = track(await agentFor(h, 'carol', { clock: systemClock }));
+    const alice = track(await agentFor(h, 'alice', { clock: systemClock }));
+    const first = value(await alice.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-222 approve from the button' })).id;
+    await until('the notification', () => bob.notifier.shown('approval_needed').some((n) => n.intent.kind === 'approval_needed' && n.intent.requestId === first));
+    const note = bob.notifier.shown('approval_needed').find((n) => n.intent.kind === 'approval_needed' && n.intent.requestId === first)!.intent;
+    const button = note.actions.find((a) => a.id === 'approve');
+    if (!button || !('run' in button)) throw new Error('no Approve button');
+    expect((await bob.agent.runTrayAction(button.run)).ok).toBe(true);
+    await until("alice's grant", () => alice.agent.snapshot().grants.some((g) => g.requestId === first && g.state === 'active'));
+    expect(note.actions.find((a) => a.id === 'deny')).toEqual({ id: 'deny', label: 'Deny…', open: { view: 'request', requestId: first } });
+
+    const second = value(await alice.agent.requestAccess({ resource: 'pg-prod', role: 'admin', duration: '30m', reason: 'INC-223 to be denied' })).id;
+    await until('in carol’s queue', () => awaiting(carol).some((r) => r.id === second));
+    expect(await carol.agent.deny(second, '')).toMatchObject({ ok: false, error: { code: 'invalid_arguments', message: expect.stringContaining('say why you deny it') } });
+    value(await carol.agent.deny(second, 'use the replica instead'));
+    await until("alice told", () => alice.notifier.shown('decided').some((n) => n.intent.kind === 'decided' && n.intent.requestId === second));
+    const told = alice.notifier.shown('decided').find((n) => n.intent.kind === 'decided' && n.intent.requestId === second)!.intent;
+    expect(told).toMatchObject({ title: 'Denied: pg-prod/admin', body: 'carol denied your request for pg-prod/admin: “use the replica instead”', by: 'carol', comment: 'use the replica instead' });
+    expect(alice.agent.snapshot().requests.find((r) => r.id === second)).toMatchObject({ state: 'denied', decidedBy: 'carol' });
+  });
 });
 
 describe.each([

@@ -20,6 +20,11 @@ describe('approval_needed', () => {
         kind: 'approval_needed', id: 'approval_needed:req_r1', key: 'approval:req_r1', requestId: 'req_r1',
         title: 'Approval needed: pg-prod/readonly', body: 'alice asks for pg-prod/readonly for 1h: “INC-1 restart replica”',
         open: { view: 'request', requestId: 'req_r1' },
+        // Buttons where the OS shows them (macOS): Approve runs at once; Deny needs a comment, so it opens the request.
+        actions: [
+          { id: 'approve', label: 'Approve', run: { kind: 'approve', requestId: 'req_r1' } },
+          { id: 'deny', label: 'Deny…', open: { view: 'request', requestId: 'req_r1' } },
+        ],
       }),
     ]);
     expect(changeIntents(bobsView(1), bobsView(2), 'bob', settings)).toEqual([]);

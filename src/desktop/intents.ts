@@ -25,15 +25,19 @@ import type { Settings } from '../shared/settings.js';
 import type { EndReason } from '../shared/states.js';
 import { assertNever } from '../shared/states.js';
 import { awaitsMyReview, expiresAtOf, grantPhaseAt, isLiveAt, type AgentView } from './state.js';
+import type { AgentTrayAction } from './tray-model.js';
 
 export type IntentKind = 'approval_needed' | 'decided' | 'expiring_soon' | 'ended' | 'revoke_failed';
 
-/** A button on the notification (macOS shows them; elsewhere the click opens `open`, B33). */
-export interface IntentAction {
-  id: 'extend';
-  label: string;
-  open: WindowTarget;
-}
+/**
+ * A button on the notification. Only macOS shows them; on Windows and Linux approve, deny and
+ * extend happen in the window, which the notification's click opens (B33). A button either runs
+ * an agent action (`run`) or opens a place in the window (`open`): Deny needs a comment, and
+ * Extend a duration and a reason, so those open their form.
+ */
+export type IntentAction =
+  | { id: 'approve'; label: string; run: Extract<AgentTrayAction, { kind: 'approve' }> }
+  | { id: 'deny' | 'extend'; label: string; open: WindowTarget };
 
 interface IntentBase {
   /** This occurrence; shown at most once. */
@@ -158,7 +162,10 @@ function approvalNeeded(r: RequestView): NotificationIntent {
     title: `Approval needed: ${label(r)}`,
     body: `${r.requester} asks for ${what}${r.reason ? `: “${r.reason}”` : ''}`,
     open: { view: 'request', requestId: r.id },
-    actions: [],
+    actions: [
+      { id: 'approve', label: 'Approve', run: { kind: 'approve', requestId: r.id } },
+      { id: 'deny', label: 'Deny…', open: { view: 'request', requestId: r.id } },
+    ],
   };
 }
 
