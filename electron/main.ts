@@ -5,10 +5,11 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, powerMonitor, session, type WebContents } from 'electron';
+import { app, BrowserWindow, powerMonitor, screen, session, type Rectangle, type WebContents } from 'electron';
 import ElectronStore from 'electron-store';
 import { Agent } from '../src/desktop/agent.js';
 import { APP_ID, PRODUCT_NAME } from '../src/desktop/app-identity.js';
+import { POPOVER_SIZE, popoverPosition } from '../src/desktop/popover.js';
 import type { ClientFactory } from '../src/desktop/deps.js';
 import { Keychain, napiKeyringBackend } from '../src/desktop/keychain.js';
 import { confLikeBackend, SettingsStore } from '../src/desktop/settings.js';
@@ -66,7 +67,17 @@ async function start(): Promise<void> {
   serveRenderer(session.defaultSession, join(root, 'renderer', 'dist'));
 
   let win: BrowserWindow | null = null;
-  const windows = (): WebContents[] => (win && !win.isDestroyed() ? [win.webContents] : []);
+  let popover: BrowserWindow | null = null;
+  const open = (): BrowserWindow[] => [win, popover].filter((w): w is BrowserWindow => w !== null && !w.isDestroyed());
+  const windows = (): WebContents[] => open().map((w) => w.webContents);
+  // The agent pushes a snapshot every second while any window shows (B28).
+  const syncVisible = () => agent.setWindowVisible(open().some((w) => w.isVisible() && !w.isMinimized()));
+  const followVisibility = (w: BrowserWindow) => {
+    w.on('show', syncVisible);
+    w.on('hide', syncVisible);
+    w.on('restore', syncVisible);
+    w.on('minimize', syncVisible);
+  };
 
   const connect: ClientFactory = (baseUrl, credentials) => {
     const client = new LatchClient({ baseUrl, credentials, clock });
@@ -77,7 +88,7 @@ async function start(): Promise<void> {
     keychain: new Keychain({ backend: napiKeyringBackend(), clock }),
     settings,
     notifier: electronNotifier((target) => showWindow(target), (action) => onTrayAction(action)),
-    tray: electronTray(join(root, 'assets'), (action) => onTrayAction(action)),
+    tray: electronTray(join(root, 'assets'), (action) => onTrayAction(action), (bounds) => togglePopover(bounds)),
     clipboard: electronClipboard(report),
     connect,
     format: { time: (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) },
@@ -89,14 +100,10 @@ async function start(): Promise<void> {
     if (!win || win.isDestroyed()) {
       const w = createSecureWindow({ preload: join(here, 'preload.cjs') });
       win = w;
-      const visible = (v: boolean) => () => agent.setWindowVisible(v);
-      w.on('show', visible(true));
-      w.on('restore', visible(true));
-      w.on('hide', visible(false));
-      w.on('minimize', visible(false));
+      followVisibility(w);
       w.on('closed', () => {
-        agent.setWindowVisible(false);
         win = null;
+        syncVisible();
       });
       w.once('ready-to-show', () => w.show());
     }
@@ -107,6 +114,33 @@ async function start(): Promise<void> {
     if (win.isMinimized()) win.restore();
     if (!win.isVisible()) win.show();
     win.focus();
+  }
+
+  /** The popover by the tray icon (macOS, Windows): shown at the icon, hidden again when it loses focus. */
+  function togglePopover(bounds: Rectangle): void {
+    if (popover && !popover.isDestroyed() && popover.isVisible()) {
+      popover.hide();
+      return;
+    }
+    if (!popover || popover.isDestroyed()) {
+      const p = createSecureWindow({ preload: join(here, 'preload.cjs'), popover: true, ...POPOVER_SIZE });
+      popover = p;
+      followVisibility(p);
+      p.on('blur', () => p.hide());
+      p.on('closed', () => {
+        popover = null;
+        syncVisible();
+      });
+      void p.loadURL(windowUrl({ view: 'home' }));
+    }
+    const p = popover;
+    const at = popoverPosition(bounds, screen.getDisplayMatching(bounds).workArea);
+    p.setPosition(at.x, at.y, false);
+    if (p.webContents.isLoading()) p.once('ready-to-show', () => (p.show(), p.focus()));
+    else {
+      p.show();
+      p.focus();
+    }
   }
 
   function onTrayAction(action: TrayAction): void {

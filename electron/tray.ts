@@ -1,6 +1,6 @@
 /** TraySink over Electron's Tray: the icon, tooltip, badge and menu set again from each model (B32). */
 import { join } from 'node:path';
-import { Menu, nativeImage, Tray, type MenuItemConstructorOptions, type NativeImage } from 'electron';
+import { Menu, nativeImage, Tray, type MenuItemConstructorOptions, type NativeImage, type Rectangle } from 'electron';
 import type { TraySink } from '../src/desktop/deps.js';
 import type { TrayAction, TrayIcon, TrayMenuItem } from '../src/desktop/tray-model.js';
 import { assertNever } from '../src/shared/states.js';
@@ -9,10 +9,19 @@ export interface ElectronTray extends TraySink {
   destroy(): void;
 }
 
-/** Icons: `<iconDir>/tray-<icon>.png` (+ `@2x`), `tray-<icon>Template.png` on macOS (a template image follows the menu bar's colour). */
-export function electronTray(iconDir: string, onAction: (action: TrayAction) => void): ElectronTray {
+/**
+ * Icons: `<iconDir>/tray-<icon>.png` (+ `@2x`), `tray-<icon>Template.png` on macOS (a template image
+ * follows the menu bar's colour).
+ *
+ * Clicks: on macOS and Windows a left click calls `onClick` (the popover) and the menu comes with
+ * a right click; on Linux the menu is all there is (AppIndicator delivers no clicks, B32), and it
+ * holds every action, "Open window" included.
+ */
+export function electronTray(iconDir: string, onAction: (action: TrayAction) => void, onClick?: (bounds: Rectangle) => void): ElectronTray {
   let tray: Tray | null = null;
+  let menu: Menu | null = null;
   const mac = process.platform === 'darwin';
+  const clickable = onClick !== undefined && (mac || process.platform === 'win32');
   const image = (icon: TrayIcon): NativeImage => nativeImage.createFromPath(join(iconDir, `tray-${icon}${mac ? 'Template' : ''}.png`));
   const item = (m: TrayMenuItem): MenuItemConstructorOptions => {
     switch (m.type) {
@@ -30,11 +39,20 @@ export function electronTray(iconDir: string, onAction: (action: TrayAction) => 
   };
   return {
     render(model) {
-      tray ??= new Tray(image(model.icon));
+      if (!tray) {
+        const t = new Tray(image(model.icon));
+        tray = t;
+        if (clickable) {
+          t.on('click', (_event, bounds) => onClick(bounds));
+          // On macOS a context menu set on the tray would take the left click too.
+          if (mac) t.on('right-click', () => menu && t.popUpContextMenu(menu));
+        }
+      }
       tray.setImage(image(model.icon));
       tray.setToolTip(model.tooltip);
       if (mac) tray.setTitle(model.badge > 0 ? String(model.badge) : '');
-      tray.setContextMenu(Menu.buildFromTemplate(model.menu.map(item)));
+      menu = Menu.buildFromTemplate(model.menu.map(item));
+      if (!(clickable && mac)) tray.setContextMenu(menu);
     },
     destroy() {
       tray?.destroy();

@@ -8,6 +8,8 @@ export interface SecureWindowOptions {
   title?: string;
   width?: number;
   height?: number;
+  /** The small window by the tray: no frame, not in the taskbar, above other windows. */
+  popover?: boolean;
 }
 
 export function createSecureWindow(opts: SecureWindowOptions): BrowserWindow {
@@ -16,6 +18,7 @@ export function createSecureWindow(opts: SecureWindowOptions): BrowserWindow {
     width: opts.width ?? 960,
     height: opts.height ?? 720,
     show: false,
+    ...(opts.popover ? { frame: false, resizable: false, movable: false, minimizable: false, maximizable: false, fullscreenable: false, skipTaskbar: true, alwaysOnTop: true } : {}),
     webPreferences: {
       preload: opts.preload, // eng-disable PRELOAD_JS_CHECK -- reviewed: exposes only the task-named DesktopApi calls (preload.cts)
       contextIsolation: true,
