@@ -5,7 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, powerMonitor, screen, session, type Rectangle, type WebContents } from 'electron';
+import { app, BrowserWindow, nativeTheme, powerMonitor, screen, session, type Rectangle, type WebContents } from 'electron';
 import ElectronStore from 'electron-store';
 import { Agent } from '../src/desktop/agent.js';
 import { APP_ID, PRODUCT_NAME } from '../src/desktop/app-identity.js';
@@ -175,8 +175,11 @@ async function start(): Promise<void> {
 
   const applyLoginItem = () => app.setLoginItemSettings({ openAtLogin: settings.get().startAtLogin });
   applyLoginItem();
+  // The renderer follows prefers-color-scheme; the theme setting decides what that reports.
+  nativeTheme.themeSource = settings.get().theme;
   settings.onChange((next, prev) => {
     if (next.startAtLogin !== prev.startAtLogin) applyLoginItem();
+    if (next.theme !== prev.theme) nativeTheme.themeSource = next.theme;
   });
 
   let stopping = false;
