@@ -44,7 +44,7 @@ describe('createLatchStore', () => {
     store.getState().start();
     await tick();
     expect(store.getState().snapshot).toBeNull();
-    const draft = { resource: 'pg-prod', role: 'readonly', duration: 1_800_000, customDuration: '', reason: '', start: 'now' as const, startLocal: '', breakGlass: false };
+    const draft = { resource: 'pg-prod', role: 'readonly', duration: 1_800_000, customDuration: '', reason: '', start: 'now' as const, startLocal: '', breakGlass: false, prefill: '' };
     store.getState().setDraft(draft);
     agent.initial.resolve(twoGrants);
     await tick();

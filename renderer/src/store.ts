@@ -24,7 +24,8 @@ import type { RequestFormInput } from './logic/request-form.js';
 import { HOME, type Route } from './logic/route.js';
 
 /** The request form as typed so far (kept while moving between views). */
-export type RequestDraft = RequestFormInput;
+/** The request form as typed, and the link it was prefilled from (`prefillKey`). */
+export type RequestDraft = RequestFormInput & { prefill: string };
 
 /** The last credential field copied from a grant, until the clipboard clears. */
 export interface CopyNote {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkExtendForm, checkRequestForm, existingAccess, findPolicy, prefillSelection, sentence, type RequestFormInput } from './request-form.js';
+import { checkExtendForm, checkRequestForm, draftAt, existingAccess, findPolicy, prefillKey, prefillSelection, sentence, type RequestFormInput } from './request-form.js';
 import { grantView, isoAt, MIN, requestView, resourceView, rolePolicy, T0 } from './test-fixtures.js';
 
 const resources = [
@@ -23,6 +23,23 @@ describe('prefillSelection', () => {
     expect(prefillSelection(resources, { resource: 'pg-prod', role: 'owner' })).toEqual({ resource: 'pg-prod', role: 'readonly', unknown: 'pg-prod/owner' });
     expect(prefillSelection(resources, {})).toEqual({ resource: 'demo-pass', role: 'read', unknown: null });
     expect(prefillSelection([], {})).toEqual({ resource: '', role: '', unknown: null });
+  });
+});
+
+describe('draftAt: the draft a place shows', () => {
+  const fresh = (resource: string, role: string) => () => ({ resource, role, reason: '', prefill: prefillKey({ resource, role }) });
+
+  it('keeps the draft on the plain Request tab and on the link it was made from', () => {
+    const kept = { resource: 'pg-prod', role: 'admin', reason: 'INC-1 typed', prefill: 'pg-prod/readonly' };
+    expect(draftAt(kept, {}, fresh('x', 'y'))).toBe(kept);
+    // Chose another role after following the link: the link does not snap it back.
+    expect(draftAt(kept, { resource: 'pg-prod', role: 'readonly' }, fresh('pg-prod', 'readonly'))).toBe(kept);
+  });
+
+  it('a link for something else starts from the link, keeping the reason typed (after a request was sent, too)', () => {
+    const kept = { resource: 'pg-prod', role: 'readonly', reason: 'INC-1 typed', prefill: 'pg-prod/readonly' };
+    expect(draftAt(kept, { resource: 'demo-pass', role: 'read' }, fresh('demo-pass', 'read'))).toEqual({ resource: 'demo-pass', role: 'read', reason: 'INC-1 typed', prefill: 'demo-pass/read' });
+    expect(draftAt(null, { resource: 'demo-pass' }, fresh('demo-pass', 'read'))).toEqual({ resource: 'demo-pass', role: 'read', reason: '', prefill: 'demo-pass/read' });
   });
 });
 

@@ -36,6 +36,24 @@ export function prefillSelection(resources: readonly ResourceView[], query: Reco
   return { resource: res.name, role: role?.role ?? res.roles[0]?.role ?? '', unknown: null };
 }
 
+/** Which link (`#/request_access?resource=…&role=…`) a draft was prefilled from: `pg-prod/readonly`, or '' for none. */
+export function prefillKey(query: Record<string, string>): string {
+  return query.resource ? `${query.resource}/${query.role ?? ''}` : '';
+}
+
+/**
+ * The draft to show at a place: the kept one, unless the place is a link for something else (a
+ * deep link, a tray item, "Request again"), which starts a fresh draft from the link but keeps the
+ * reason already typed. A draft remembers the link it came from, so choosing another resource in
+ * the form does not snap back to the link's.
+ */
+export function draftAt<D extends { prefill: string; reason: string }>(stored: D | null, query: Record<string, string>, fresh: () => D): D {
+  const key = prefillKey(query);
+  if (stored !== null && (key === '' || stored.prefill === key)) return stored;
+  const next = fresh();
+  return stored === null ? next : { ...next, reason: stored.reason };
+}
+
 /** Access I already have, or asked for, on a resource role. */
 export type Existing =
   | { kind: 'active'; grant: GrantView; left: Countdown }

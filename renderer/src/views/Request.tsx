@@ -6,7 +6,7 @@ import { REASON_MAX, REASON_MIN } from '../../../src/shared/reason.js';
 import type { Settings } from '../../../src/shared/settings.js';
 import { describeApprovers } from '../logic/outcome.js';
 import { durationPresets, initialDuration } from '../logic/presets.js';
-import { checkRequestForm, existingAccess, findPolicy, prefillSelection, type RolePolicy } from '../logic/request-form.js';
+import { checkRequestForm, draftAt, existingAccess, findPolicy, prefillKey, prefillSelection, type RolePolicy } from '../logic/request-form.js';
 import { navigate, useLatch } from '../context.js';
 import { DurationPicker } from '../components/DurationPicker.js';
 import { Button, Callout, EmptyState, ErrorText, Field, Target } from '../components/ui.js';
@@ -25,6 +25,7 @@ function freshDraft(resources: readonly ResourceView[], query: Record<string, st
     start: 'now',
     startLocal: '',
     breakGlass: false,
+    prefill: prefillKey(query),
   };
 }
 
@@ -39,10 +40,10 @@ export function RequestView(props: { snapshot: DesktopSnapshot; query: Record<st
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  const draft = stored ?? freshDraft(s.resources, props.query, settings);
+  const draft = draftAt(stored, props.query, () => freshDraft(s.resources, props.query, settings));
   // Kept in the store once the choices and my preferred duration are known, so switching views keeps it.
   useEffect(() => {
-    if (stored === null && s.resources.length > 0 && settings !== null) setDraft(draft);
+    if (draft !== stored && s.resources.length > 0 && settings !== null) setDraft(draft);
   }, [stored, s.resources.length, settings, draft, setDraft]);
   const unknown = prefillSelection(s.resources, props.query).unknown;
 
