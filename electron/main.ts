@@ -13,6 +13,7 @@ import { POPOVER_SIZE, popoverPosition } from '../src/desktop/popover.js';
 import type { ClientFactory } from '../src/desktop/deps.js';
 import { Keychain, napiKeyringBackend } from '../src/desktop/keychain.js';
 import { confLikeBackend, SettingsStore } from '../src/desktop/settings.js';
+import { enrollAtStartup, takeStartupEnrollment } from '../src/desktop/startup-enrollment.js';
 import type { TrayAction } from '../src/desktop/tray-model.js';
 import { systemClock } from '../src/shared/clock.js';
 import type { WindowTarget } from '../src/shared/desktop-api.js';
@@ -34,6 +35,10 @@ const report = (err: unknown, context: string) => console.error(`latch: ${contex
 // shortcut (FIELD-CASES B33); Linux notifications take the app name.
 app.setName(PRODUCT_NAME);
 if (process.platform === 'win32') app.setAppUserModelId(APP_ID);
+// `npm start` (scripts/demo.mjs) runs the app on a settings folder of its own, signed in to the
+// demo server with a one-time code handed in the environment (taken out of it here).
+if (process.env.LATCH_USER_DATA_DIR) app.setPath('userData', process.env.LATCH_USER_DATA_DIR);
+const startupEnrollment = takeStartupEnrollment(process.env);
 
 registerAppScheme();
 
@@ -195,4 +200,10 @@ async function start(): Promise<void> {
 
   await agent.start();
   openDeepLink(deepLinkInArgv(process.argv));
+  if (startupEnrollment) {
+    const outcome = await enrollAtStartup(agent, startupEnrollment);
+    if (typeof outcome === 'object') report(outcome.failed, 'signing in with the code from npm start');
+    // The demo opens the window on what the requester sees; a signed-out start shows Setup.
+    showWindow({ view: 'home' });
+  }
 }
