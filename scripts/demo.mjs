@@ -28,17 +28,17 @@ function electronBinary() {
   // Another Electron (a system one, or a stand-in in test/start.test.ts).
   if (process.env.LATCH_ELECTRON) return existsSync(process.env.LATCH_ELECTRON) ? { path: process.env.LATCH_ELECTRON } : { missing: `LATCH_ELECTRON=${process.env.LATCH_ELECTRON} does not exist` };
   const pkg = join(root, 'node_modules', 'electron');
-  if (!existsSync(join(pkg, 'package.json'))) return { missing: 'the electron package is not installed (run npm install)' };
+  if (!existsSync(join(pkg, 'package.json'))) return { missing: 'the electron package is not installed (npm install)' };
   const pathFile = join(pkg, 'path.txt');
   const dist = process.env.ELECTRON_OVERRIDE_DIST_PATH || join(pkg, 'dist');
-  if (!existsSync(pathFile)) return { missing: 'its binary was never downloaded (no network to GitHub, or ELECTRON_SKIP_BINARY_DOWNLOAD=1); `node node_modules/electron/install.js` fetches it' };
+  if (!existsSync(pathFile)) return { missing: "Electron's binary was not downloaded (no network to GitHub, or ELECTRON_SKIP_BINARY_DOWNLOAD=1; `node node_modules/electron/install.js` fetches it)" };
   const binary = join(dist, readFileSync(pathFile, 'utf8').trim());
-  return existsSync(binary) ? { path: binary } : { missing: `${binary} is missing; \`node node_modules/electron/install.js\` fetches it` };
+  return existsSync(binary) ? { path: binary } : { missing: `Electron's binary ${binary} is missing (\`node node_modules/electron/install.js\` fetches it)` };
 }
 
 const electron = args.includes('--browser') ? { missing: 'asked for the browser harness (--browser)' } : electronBinary();
 if (electron.missing) {
-  console.log(`Latch: no tray app here (Electron: ${electron.missing}); opening the browser harness instead.`);
+  console.log(`Latch: no tray app here: ${electron.missing}. Opening the browser harness instead.`);
   const harness = spawn(process.execPath, [join(root, 'dist', 'e2e', 'harness', 'dev.js'), ...(args.includes('--no-open') ? [] : ['--open'])], { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => harness.kill(signal));
   harness.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));

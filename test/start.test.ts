@@ -53,7 +53,7 @@ describe('npm start', () => {
     const run = start(['--no-open'], { ELECTRON_OVERRIDE_DIST_PATH: tempDir(), LATCH_ELECTRON: '' });
     await run.waitFor(/alice\s+(http:\/\/127\.0\.0\.1:\d+\/index\.html#\S+)/);
     const lines = run.output().split('\n');
-    expect(lines.filter((l) => /no tray app here/.test(l))).toEqual([expect.stringMatching(/^Latch: no tray app here \(Electron: .+\); opening the browser harness instead\.$/)]);
+    expect(lines.filter((l) => /no tray app here/.test(l))).toEqual([expect.stringMatching(/^Latch: no tray app here: Electron's binary .+\. Opening the browser harness instead\.$/)]);
     for (const user of ['alice', 'bob', 'carol']) {
       const url = (await run.waitFor(new RegExp(`${user}\\s+(http://127\\.0\\.0\\.1:\\d+/index\\.html#\\S+)`)))[1]!;
       const page = await fetch(url.replace(/#.*/, ''));
