@@ -9,6 +9,7 @@ import { app, BrowserWindow, nativeTheme, powerMonitor, screen, session, type Re
 import ElectronStore from 'electron-store';
 import { Agent } from '../src/desktop/agent.js';
 import { APP_ID, PRODUCT_NAME } from '../src/desktop/app-identity.js';
+import { applyLinuxAutostart } from '../src/desktop/autostart.js';
 import { POPOVER_SIZE, popoverPosition } from '../src/desktop/popover.js';
 import type { ClientFactory } from '../src/desktop/deps.js';
 import { Keychain, napiKeyringBackend } from '../src/desktop/keychain.js';
@@ -183,7 +184,19 @@ async function start(): Promise<void> {
   powerMonitor.on('resume', () => agent.resume());
   powerMonitor.on('unlock-screen', () => agent.resume());
 
-  const applyLoginItem = () => app.setLoginItemSettings({ openAtLogin: settings.get().startAtLogin });
+  // Start at login: setLoginItemSettings on macOS and Windows; on Linux, where it does nothing, an
+  // XDG autostart entry. An unpackaged run (npm start) would register the bare Electron binary, or
+  // remove an installed Latch's entry: it leaves login items alone.
+  const applyLoginItem = () => {
+    if (!app.isPackaged) return;
+    const openAtLogin = settings.get().startAtLogin;
+    if (process.platform !== 'linux') return app.setLoginItemSettings({ openAtLogin });
+    try {
+      applyLinuxAutostart(openAtLogin, { env: process.env, execPath: process.execPath });
+    } catch (err) {
+      report(err, `${openAtLogin ? 'writing' : 'removing'} the autostart entry (start at login)`);
+    }
+  };
   applyLoginItem();
   // The renderer follows prefers-color-scheme; the theme setting decides what that reports.
   nativeTheme.themeSource = settings.get().theme;
