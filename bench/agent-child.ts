@@ -98,11 +98,6 @@ let lastEventAt: number | null = null;
 let latest: TrayModel | null = null;
 const notifications = { shown: 0, withdrawn: 0 };
 
-const approvalsIn = (model: TrayModel): number => {
-  const item = model.menu.find((i) => i.id === 'approvals');
-  const m = item && item.type !== 'separator' ? /\((\d+)\)/.exec(item.label) : null;
-  return m ? Number(m[1]) : 0;
-};
 
 async function enroll(url: string, code: string, grants: number): Promise<void> {
   const t0 = performance.now();
@@ -115,7 +110,7 @@ async function enroll(url: string, code: string, grants: number): Promise<void> 
       render(model) {
         trayRenders++;
         latest = model;
-        const n = approvalsIn(model);
+        const n = model.approvals;
         if (n !== lastApprovals) {
           lastApprovals = n;
           send({ type: 'approvals', n, at: absNow(), eventAt: lastEventAt });

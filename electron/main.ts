@@ -9,17 +9,19 @@ import { app, BrowserWindow, nativeTheme, powerMonitor, screen, session, type Re
 import ElectronStore from 'electron-store';
 import { Agent } from '../src/desktop/agent.js';
 import { APP_ID, PRODUCT_NAME } from '../src/desktop/app-identity.js';
+import { applyLinuxAutostart } from '../src/desktop/autostart.js';
 import { POPOVER_SIZE, popoverPosition } from '../src/desktop/popover.js';
 import type { ClientFactory } from '../src/desktop/deps.js';
 import { Keychain, napiKeyringBackend } from '../src/desktop/keychain.js';
 import { confLikeBackend, SettingsStore } from '../src/desktop/settings.js';
 import { enrollAtStartup, takeStartupEnrollment } from '../src/desktop/startup-enrollment.js';
 import type { TrayAction } from '../src/desktop/tray-model.js';
+import { WindowQueue } from '../src/desktop/window-queue.js';
 import { systemClock } from '../src/shared/clock.js';
 import type { WindowTarget } from '../src/shared/desktop-api.js';
 import { EventStream, LatchClient } from '../src/sync/index.js';
 import { electronClipboard } from './clipboard.js';
-import { DEEP_LINK_SCHEME, deepLinkInArgv, parseDeepLink } from './deep-link.js';
+import { DEEP_LINK_SCHEME, deepLinkInArgv } from './deep-link.js';
 import { registerDesktopApi } from './ipc.js';
 import { electronNotifier } from './notifier.js';
 import { enforceCsp, registerAppScheme, serveRenderer } from './protocol.js';
@@ -42,10 +44,28 @@ const startupEnrollment = takeStartupEnrollment(process.env);
 
 registerAppScheme();
 
+// Where the window opens once start() has made it possible: links and second launches that come
+// earlier wait here.
+const windowQueue = new WindowQueue();
+
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   app.setAsDefaultProtocolClient(DEEP_LINK_SCHEME); // eng-disable PROTOCOL_HANDLER_JS_CHECK -- reviewed: latch:// links are parsed and validated in deep-link.ts
+  // Listened to now, not after `ready`: on a cold start macOS delivers the link the app was
+  // launched with before `ready` (and before `will-finish-launching` is over), and it is not sent again.
+  app.on('open-url', (event, url) => {
+    event.preventDefault();
+    windowQueue.link(url);
+  });
+  // Windows and Linux: a second launch (with its link on the command line) may come while this one is still starting.
+  app.on('second-instance', (_event, argv) => {
+    const link = deepLinkInArgv(argv);
+    if (link) windowQueue.link(link);
+    else windowQueue.put({ target: { view: 'home' }, prefill: {} });
+  });
+  const launchLink = deepLinkInArgv(process.argv);
+  if (launchLink) windowQueue.link(launchLink);
   // A tray app: closing the last window does not quit.
   app.on('window-all-closed', () => undefined);
   void app.whenReady().then(start).catch((err: unknown) => {
@@ -159,26 +179,24 @@ async function start(): Promise<void> {
     }
   }
 
-  function openDeepLink(link: string | null): void {
-    const parsed = link === null ? null : parseDeepLink(link);
-    if (parsed) showWindow(parsed.target, parsed.prefill);
-  }
-
   const unregister = registerDesktopApi(agent, windows);
 
-  app.on('second-instance', (_event, argv) => {
-    const link = deepLinkInArgv(argv);
-    if (link) openDeepLink(link);
-    else showWindow({ view: 'home' });
-  });
-  app.on('open-url', (event, url) => {
-    event.preventDefault();
-    openDeepLink(url);
-  });
   powerMonitor.on('resume', () => agent.resume());
   powerMonitor.on('unlock-screen', () => agent.resume());
 
-  const applyLoginItem = () => app.setLoginItemSettings({ openAtLogin: settings.get().startAtLogin });
+  // Start at login: setLoginItemSettings on macOS and Windows; on Linux, where it does nothing, an
+  // XDG autostart entry. An unpackaged run (npm start) would register the bare Electron binary, or
+  // remove an installed Latch's entry: it leaves login items alone.
+  const applyLoginItem = () => {
+    if (!app.isPackaged) return;
+    const openAtLogin = settings.get().startAtLogin;
+    if (process.platform !== 'linux') return app.setLoginItemSettings({ openAtLogin });
+    try {
+      applyLinuxAutostart(openAtLogin, { env: process.env, execPath: process.execPath });
+    } catch (err) {
+      report(err, `${openAtLogin ? 'writing' : 'removing'} the autostart entry (start at login)`);
+    }
+  };
   applyLoginItem();
   // The renderer follows prefers-color-scheme; the theme setting decides what that reports.
   nativeTheme.themeSource = settings.get().theme;
@@ -199,11 +217,12 @@ async function start(): Promise<void> {
   });
 
   await agent.start();
-  openDeepLink(deepLinkInArgv(process.argv));
   if (startupEnrollment) {
     const outcome = await enrollAtStartup(agent, startupEnrollment);
     if (typeof outcome === 'object') report(outcome.failed, 'signing in with the code from npm start');
     // The demo opens the window on what the requester sees; a signed-out start shows Setup.
     showWindow({ view: 'home' });
   }
+  // Last, so a link the app was launched with is where the window ends up.
+  windowQueue.ready((to) => showWindow(to.target, to.prefill));
 }

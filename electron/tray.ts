@@ -1,4 +1,4 @@
-/** TraySink over Electron's Tray: the icon, tooltip, badge and menu set again from each model (B32). */
+/** TraySink over Electron's Tray: the icon, tooltip, title and menu set again from each model (B32). */
 import { join } from 'node:path';
 import { Menu, nativeImage, Tray, type MenuItemConstructorOptions, type NativeImage, type Rectangle } from 'electron';
 import type { TraySink } from '../src/desktop/deps.js';
@@ -11,7 +11,11 @@ export interface ElectronTray extends TraySink {
 
 /**
  * Icons: `<iconDir>/tray-<icon>.png` (+ `@2x`), `tray-<icon>Template.png` on macOS (a template image
- * follows the menu bar's colour).
+ * follows the menu bar's colour, so each state has its own mark, not only its own colour).
+ *
+ * The approvals count and the next expiry: in the tooltip everywhere, in the title beside the icon
+ * on macOS (the only platform with one), and in the menu ("Pending approvals (N)"), which is all
+ * an AppIndicator tray shows.
  *
  * Clicks: on macOS and Windows a left click calls `onClick` (the popover) and the menu comes with
  * a right click; on Linux the menu is all there is (AppIndicator delivers no clicks, B32), and it
@@ -50,7 +54,7 @@ export function electronTray(iconDir: string, onAction: (action: TrayAction) => 
       }
       tray.setImage(image(model.icon));
       tray.setToolTip(model.tooltip);
-      if (mac) tray.setTitle(model.badge > 0 ? String(model.badge) : '');
+      if (mac) tray.setTitle(model.title);
       menu = Menu.buildFromTemplate(model.menu.map(item));
       if (!(clickable && mac)) tray.setContextMenu(menu);
     },

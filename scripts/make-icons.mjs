@@ -49,14 +49,35 @@ const inRoundRect = (x, y, x0, y0, x1, y1, r) => {
   return (x - cx) ** 2 + (y - cy) ** 2 <= r * r;
 };
 
-/** Padlock in unit coordinates (0..1): 'body', 'shackle', 'keyhole' or null. */
-function padlock(x, y) {
+/**
+ * Padlock in unit coordinates (0..1): 'body', 'shackle', 'keyhole' or null. `open`: the shackle
+ * lifted with its right leg out of the body (unlocked: access is active).
+ */
+function padlock(x, y, open = false) {
   if (inRoundRect(x, y, 0.47, 0.56, 0.53, 0.74, 0.03) || (x - 0.5) ** 2 + (y - 0.56) ** 2 <= 0.055 ** 2) return 'keyhole';
   if (inRoundRect(x, y, 0.2, 0.42, 0.8, 0.9, 0.08)) return 'body';
-  const d = Math.hypot(x - 0.5, y - 0.36);
-  if (y <= 0.36 && d >= 0.15 && d <= 0.24) return 'shackle';
-  if (y > 0.36 && y < 0.45 && ((x >= 0.26 && x <= 0.35) || (x >= 0.65 && x <= 0.74))) return 'shackle';
+  const lift = open ? 0.1 : 0;
+  const top = 0.36 - lift;
+  const d = Math.hypot(x - 0.5, y - top);
+  if (y <= top && d >= 0.15 && d <= 0.24) return 'shackle';
+  const leftLeg = x >= 0.26 && x <= 0.35 && y > top && y < 0.45;
+  const rightLeg = x >= 0.65 && x <= 0.74 && y > top && y < (open ? top + 0.06 : 0.45);
+  if (leftLeg || rightLeg) return 'shackle';
   return null;
+}
+
+/**
+ * The state's mark at the top right, so states differ in shape and not only in colour (macOS
+ * template images are one colour; colour-blind people): `pending` a ring (someone waits for me),
+ * `attention` a solid dot; each cut out of the padlock with a gap. 'mark', 'gap' or null.
+ */
+function mark(state, x, y) {
+  if (state !== 'pending' && state !== 'attention') return null;
+  const d = Math.hypot(x - 0.8, y - 0.2);
+  if (d > 0.2) return null;
+  if (d > 0.16) return 'gap';
+  if (state === 'pending' && d < 0.085) return 'gap';
+  return 'mark';
 }
 
 /** Renders `paint(x, y) → [r,g,b,a] | null` at `size`, 4×4 supersampled. */
@@ -99,20 +120,19 @@ write('build/icon.png', 512, (x, y) => {
   return [67, 56, 202, 255];
 });
 
-// Tray: a padlock coloured by state; the Template variant is black with alpha (macOS tints it).
+// Tray: a padlock coloured by state, with the state's mark (open shackle for active); the Template
+// variant is black with alpha (macOS tints it).
 const STATES = { idle: [107, 114, 128], pending: [217, 119, 6], active: [22, 163, 74], attention: [220, 38, 38] };
+const trayPaint = (state, ink) => (x, y) => {
+  const m = mark(state, x, y);
+  if (m === 'mark') return ink;
+  if (m === 'gap') return null;
+  const part = padlock(x, y, state === 'active');
+  return part === 'body' || part === 'shackle' ? ink : null;
+};
 for (const [state, rgb] of Object.entries(STATES)) {
   for (const [suffix, size] of [['', 16], ['@2x', 32]]) {
-    write(`assets/tray-${state}${suffix}.png`, size, (x, y) => {
-      const part = padlock(x, y);
-      return part === 'body' || part === 'shackle' ? [...rgb, 255] : null;
-    });
-    write(`assets/tray-${state}Template${suffix}.png`, size, (x, y) => {
-      const part = padlock(x, y);
-      if (part === 'body' || part === 'shackle') return [0, 0, 0, 255];
-      // The attention and pending states keep a dot so the template still tells them apart.
-      if (state !== 'idle' && (x - 0.82) ** 2 + (y - 0.2) ** 2 <= 0.15 ** 2) return [0, 0, 0, state === 'active' ? 128 : 255];
-      return null;
-    });
+    write(`assets/tray-${state}${suffix}.png`, size, trayPaint(state, [...rgb, 255]));
+    write(`assets/tray-${state}Template${suffix}.png`, size, trayPaint(state, [0, 0, 0, 255]));
   }
 }

@@ -252,7 +252,7 @@ describe('B22: another approver decides first', () => {
     const id = await request(await h.as('alice'), 'demo-pass', 'read', 'INC-220 both approvers see it');
     for (const rig of [bob, carol]) await until('the approval notification', () => rig.notifier.shown('approval_needed').some((s) => s.intent.key === approvalKey(id)));
     expect(bob.tray.labels()).toContain('Pending approvals (1)');
-    expect(bob.tray.last).toMatchObject({ icon: 'attention', badge: 1 });
+    expect(bob.tray.last).toMatchObject({ icon: 'pending', approvals: 1, title: '1' });
 
     value(await carol.agent.approve(id, 'looks fine'));
     const decidedAt = Date.now();
@@ -264,7 +264,7 @@ describe('B22: another approver decides first', () => {
     await until("bob's notification withdrawn", () => bob.notifier.withdrawn(approvalKey(id)), 5_000);
     expect(Date.now() - decidedAt).toBeLessThan(5_000);
     expect(bob.tray.labels()).toContain('Pending approvals (0)');
-    expect(bob.tray.last.icon).not.toBe('attention');
+    expect(bob.tray.last).toMatchObject({ icon: 'idle', approvals: 0, title: '' });
     // carol is not told about her own approval; bob is not told about a decision on someone else's request.
     expect(carol.notifier.shown().map((s) => s.intent.kind)).toEqual(['approval_needed']);
     expect(bob.notifier.shown().map((s) => s.intent.kind)).toEqual(['approval_needed']);
@@ -310,7 +310,7 @@ describe.each([
   { resume: true, network: 'still down' },
   { resume: false, network: 'still down' },
 ])('B27: the laptop sleeps through the expiry (resume event: $resume, network on waking: $network)', ({ resume: withResume, network }) => {
-  it('within 5 s of waking: shown expired, badge down, keychain entry gone, exactly one "ended" notification', async () => {
+  it('within 5 s of waking: shown expired, no active access in the tray, keychain entry gone, exactly one "ended" notification', async () => {
     const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));
     const h = await timedHarness(time);
     const tcp = await startTcpProxy(h.url);
@@ -326,7 +326,7 @@ describe.each([
       });
       const g = grantOf(rig, (x) => x.requestId === id)!;
       expect(g.expiresAt).toBe('2026-01-05T11:00:00.000Z');
-      expect(rig.tray.last.badge).toBe(1);
+      expect(rig.tray.last).toMatchObject({ icon: 'active', title: expect.stringMatching(/^(1h 00m|\d{1,2}m)$/) });
 
       await run(time, 20 * MIN, 60_000, h, rig); // 10:20
       tcp.blackhole();
@@ -341,7 +341,7 @@ describe.each([
       const woke = time.now();
       if (withResume) rig.agent.resume();
       const shownExpired = () => rig.tray.labels().some((l) => l.startsWith('pg-prod/readonly — Expired'));
-      const done = () => shownExpired() && rig.tray.last.badge === 0 && !rig.ring.items.has(accounts.grant(g.id)) && rig.notifier.shown('ended').length === 1;
+      const done = () => shownExpired() && rig.tray.last.tooltip.includes('no active access') && !rig.ring.items.has(accounts.grant(g.id)) && rig.notifier.shown('ended').length === 1;
       await settle(null, rig);
       while (!done() && time.now() - woke < 5_000) {
         time.advance(250);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { APP_ID, PRODUCT_NAME } from './app-identity.js';
+import { APP_ID, LINUX_EXECUTABLE, PRODUCT_NAME } from './app-identity.js';
 
 const builder = parse(readFileSync(new URL('../../electron-builder.yml', import.meta.url), 'utf8')) as Record<string, unknown> & {
   linux?: { maintainer?: string; executableName?: string };
@@ -48,5 +48,9 @@ describe('Linux package metadata', () => {
     expect(pkg.author).toEqual({ name: 'Latch contributors', email: 'maintainers@latch.dev' });
     expect(builder.linux?.maintainer).toBe('Latch contributors <maintainers@latch.dev>');
     expect(typeof pkg.description).toBe('string');
+  });
+
+  it('names the executable (and so the autostart entry) as the packages do', () => {
+    expect(builder.linux?.executableName).toBe(LINUX_EXECUTABLE);
   });
 });

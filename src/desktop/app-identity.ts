@@ -11,3 +11,9 @@ export const APP_ID = 'dev.latch.desktop';
 
 /** electron-builder.yml `productName` and package.json `productName`: what people see as the app's name. */
 export const PRODUCT_NAME = 'Latch';
+
+/**
+ * electron-builder.yml `linux.executableName`: the binary of the deb and AppImage, and the name of
+ * the XDG autostart entry (`latch.desktop`, src/desktop/autostart.ts).
+ */
+export const LINUX_EXECUTABLE = 'latch';
