@@ -457,6 +457,53 @@ policies:
       }
     });
 
+    it("G1's revoke blocked by another session's lock on its table: G1 fails fast as revoke_failed with login already disabled, G2 on the same database is revoked on time, and G1 completes once the lock is gone", async () => {
+      // The real clock and the scheduler's real timer: nothing here calls settle().
+      const h = await harness({ revokeBackoff: { firstMs: 500, maxMs: 2000 } });
+      const alice = await h.as('alice');
+      const bob = await h.as('bob');
+      const g1 = await activeGrant(h, alice, bob, 'pg-prod', 'admin', '6s');
+      const s1 = await login(g1.cred);
+      await s1.query('CREATE TABLE scratch_locked (id int)');
+      // Someone else reads the table in a transaction left open: ACCESS SHARE until COMMIT, which
+      // REASSIGN OWNED (ALTER TABLE … OWNER) has to wait for.
+      const reader = new pg.Client({ connectionString: cluster.url('app') });
+      await reader.connect();
+      cleanups.push(() => reader.end().catch(() => undefined));
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM scratch_locked');
+      // G2 ends well after G1's first attempts have hit the lock.
+      const g2 = await activeGrant(h, await h.as('dave'), bob, 'pg-prod', 'readonly', '16s');
+      const s2 = await login(g2.cred);
+
+      // G1: login disabled and its session cut at once; the blocked step fails and is retried.
+      const failing = await eventually('G1 revoke_failed twice', async () => (await bob.get(`/v1/grants/${g1.id}`)).body, (b) => b.revokeAttempts >= 2, 30_000);
+      expect(failing).toMatchObject({ state: 'revoking', endReason: 'expired' });
+      expect(failing.lastRevokeError).toMatch(/lock/);
+      expect((await auditOf(h, g1.id)).filter((e) => e.type === 'grant.revoke_failed').length).toBeGreaterThanOrEqual(2);
+      expect(await roleRow(g1.cred.user)).toMatchObject({ rolcanlogin: false });
+      // (On the real clock VALID UNTIL has passed as well, so the password is refused first.)
+      expect(await loginError(g1.cred)).toMatch(/not permitted to log in|password authentication failed/);
+      await expect(s1.query('SELECT 1')).rejects.toThrow();
+
+      // G2, same database, same admin pool: revoked within 15 s of its end, measured in real time.
+      await eventually('G2 ended', async () => (await bob.get(`/v1/grants/${g2.id}`)).body.state, (st) => st === 'ended', 30_000);
+      const g2Ended = (await auditOf(h, g2.id)).find((e) => e.type === 'grant.ended')!;
+      expect(g2Ended.data).toMatchObject({ reason: 'expired', attempts: 1, sessionsTerminated: 1 });
+      expect(Date.parse(g2Ended.at) - g2.expiresAt).toBeLessThanOrEqual(15_000);
+      expect(await roleRow(g2.cred.user)).toBeUndefined();
+      expect(await loginError(g2.cred)).toMatch(/does not exist|password authentication failed/);
+      await expect(s2.query('SELECT 1')).rejects.toThrow();
+      expect((await bob.get(`/v1/grants/${g1.id}`)).body.state).toBe('revoking');
+
+      // The lock goes: the next retry completes G1.
+      await reader.query('COMMIT');
+      await eventually('G1 ended', async () => (await bob.get(`/v1/grants/${g1.id}`)).body.state, (st) => st === 'ended', 30_000);
+      expect(await roleRow(g1.cred.user)).toBeUndefined();
+      expect((await reader.query(`SELECT tableowner FROM pg_tables WHERE tablename = 'scratch_locked'`)).rows).toEqual([{ tableowner: 'latch_admin' }]);
+      await reader.query('DROP TABLE scratch_locked');
+    }, 90_000);
+
     it('G1 configured to reassign to a missing role: it cannot log in and keeps retrying as revoke_failed, never ended; G2 is revoked on time', async () => {
       const clock = new ManualClock(tomorrow());
       const h = await harness({ clock, revokeBackoff: { firstMs: 50, maxMs: 200 } });

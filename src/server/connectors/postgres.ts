@@ -186,6 +186,14 @@ export interface PostgresConnectorOptions {
   sessionWaitMs?: number;
   /** Connections per admin pool. */
   poolSize?: number;
+  /**
+   * How long an admin statement waits for a lock (PostgreSQL `lock_timeout`). A revoke step that
+   * waits on a lock another session holds (REASSIGN OWNED on a table someone has open) fails after
+   * this and is retried with backoff, instead of holding an admin connection indefinitely (B09).
+   */
+  lockTimeoutMs?: number;
+  /** The longest any admin statement may run (PostgreSQL `statement_timeout`). */
+  statementTimeoutMs?: number;
 }
 
 interface AdminPool {
@@ -228,6 +236,10 @@ function hintFor(code: string | undefined, r: PgResource, as: 'admin' | 'grantee
       return `; the admin role ${r.user} lacks a privilege (it needs CREATEROLE, and on PostgreSQL 16+ ADMIN OPTION on each target role; see docs/connectors/postgres.md)`;
     case '2BP01':
       return '; it owns objects or holds privileges in another database (see above): reassign or drop them there, and the next attempt succeeds';
+    case '55P03':
+      return '; another session holds a lock on something this role owns (see pg_locks); it is retried, and succeeds once that transaction ends';
+    case '57014':
+      return '; the statement ran past the admin statement_timeout; it is retried';
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'ETIMEDOUT':
@@ -270,6 +282,9 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
         return pw;
       },
       max: opts.poolSize ?? 4, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'latch',
+      // Enforced by the server on every admin statement, so no connection is held longer than this
+      // whatever the client does; a revoke's steps add up to well under the lifecycle's 60 s.
+      lock_timeout: opts.lockTimeoutMs ?? 5000, statement_timeout: opts.statementTimeoutMs ?? 15_000,
     });
     // An idle connection dropped by the server must not crash the process.
     pool.on('error', (err) => log.warn({ host: r.host, port: r.port, error: err.message }, 'idle PostgreSQL admin connection failed; it will be replaced'));
@@ -294,22 +309,37 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     return new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${resource}): ${step}: ${message}${state}${hintFor(code, r, as)}`, code);
   };
 
-  /** Runs `fn` on one admin connection; on error rolls back (a no-op outside a transaction) and always releases. */
-  const withAdmin = async <T>(r: PgResource, p: AdminPool, resource: string, fn: (c: pg.PoolClient) => Promise<T>, secrets: string[] = []): Promise<T> => {
+  /**
+   * Runs `fn` on one admin connection; on error rolls back (a no-op outside a transaction) and always
+   * releases. When `signal` aborts (the caller gave up on the call), the connection is dropped at
+   * once, so its pool slot is free for other grants; the server ends the statement by its timeouts.
+   */
+  const withAdmin = async <T>(r: PgResource, p: AdminPool, resource: string, fn: (c: pg.PoolClient) => Promise<T>, secrets: string[] = [], signal?: AbortSignal): Promise<T> => {
     let client: pg.PoolClient;
     try {
       client = await p.pool.connect();
     } catch (err) {
       throw failure(r, p, resource, 'connecting as the admin', err, secrets);
     }
+    let released = false;
+    const release = (destroy: boolean) => {
+      if (released) return;
+      released = true;
+      client.release(destroy);
+    };
+    const onAbort = () => release(true);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     let broken = false;
     try {
+      if (released) throw new Error('the call was given up before it started');
       return await fn(client);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => (broken = true));
+      if (!released) await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
-      client.release(broken);
+      signal?.removeEventListener('abort', onAbort);
+      release(broken);
     }
   };
 
@@ -391,7 +421,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     };
   }
 
-  async function revoke(t: GrantTarget): Promise<Revoked> {
+  async function revoke(t: GrantTarget, signal?: AbortSignal): Promise<Revoked> {
     const r = resolve(t);
     const p = adminPool(r);
     const role = roleNameFor(t.grantId);
@@ -445,7 +475,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
           throw new Error(`the reassignOwnedTo role ${r.reassignOwnedTo} does not exist; create it or fix config.reassignOwnedTo (${role} can no longer log in and has no sessions)`);
         }
         return 'revoked';
-      });
+      }, [], signal);
     } catch (err) {
       terminatedEarlier.set(t.grantId, (terminatedEarlier.get(t.grantId) ?? 0) + terminated.size);
       throw err instanceof PgConnectorError ? err : failure(r, p, t.resource, step, err);

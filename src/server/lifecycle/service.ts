@@ -368,9 +368,13 @@ export class Lifecycle {
     return connector;
   }
 
-  private withTimeout<T>(what: string, p: Promise<T>): Promise<T> {
+  /** Rejects after the connector timeout, first aborting `abort` so the connector lets go of what the call holds. */
+  private withTimeout<T>(what: string, p: Promise<T>, abort?: AbortController): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${what} took longer than ${formatDuration(this.timeoutMs)}`)), this.timeoutMs);
+      const t = setTimeout(() => {
+        abort?.abort();
+        reject(new Error(`${what} took longer than ${formatDuration(this.timeoutMs)}`));
+      }, this.timeoutMs);
       p.then(resolve, reject).finally(() => clearTimeout(t));
     });
   }
@@ -627,7 +631,8 @@ export class Lifecycle {
       const startsAt = Number(row.activated_at ?? row.revoke_due_at ?? this.d.clock.now());
       const target = this.target(row, startsAt, Number(row.expires_at ?? row.revoke_due_at ?? startsAt));
       try {
-        const result = await this.withTimeout('revoking', this.connectorFor(row).revoke(target));
+        const abort = new AbortController();
+        const result = await this.withTimeout('revoking', this.connectorFor(row).revoke(target, abort.signal), abort);
         if (row.state === 'failed') {
           // The clean-up after a failed provisioning: the grant stays failed, nothing is left behind.
           await this.d.store.write((tx) => tx.updateTable('grants').set({ next_revoke_at: null }).where('id', '=', id).where('state', '=', 'failed').execute());
