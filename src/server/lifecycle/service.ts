@@ -43,6 +43,8 @@ interface TxContext {
   emit(e: NewEvent): Promise<void>;
   /** Work to run once the transaction has committed (connector calls). */
   after(fn: () => Promise<unknown>): void;
+  /** This transaction blanked a stored credential: scrub the old bytes from disk before returning. */
+  wiped(): void;
 }
 
 const CLEANUP_NOTE = 'the grant ended';
@@ -87,9 +89,14 @@ export class Lifecycle {
     const events: StoredEvent[] = [];
     const after: (() => Promise<unknown>)[] = [];
     const now = this.d.clock.now();
+    let wiped = false;
     const result = await this.d.store.write((tx) =>
-      fn({ tx, now, emit: async (e) => void events.push(await appendEvent(tx, now, e)), after: (f) => void after.push(f) }),
+      fn({ tx, now, emit: async (e) => void events.push(await appendEvent(tx, now, e)), after: (f) => void after.push(f), wiped: () => void (wiped = true) }),
     );
+    // "Wiped when it ends" (issue 3): the WAL still holds the page with the sealed credential.
+    if (wiped && !(await this.d.store.checkpoint().catch(() => false))) {
+      this.d.log.warn('could not empty the store WAL after wiping a credential (another process is reading the store); the next wipe tries again');
+    }
     this.d.bus.publish(events);
     this.onScheduleChange();
     for (const f of after) void f().catch((err: unknown) => this.d.log.error({ err }, 'post-commit work failed'));
@@ -469,6 +476,7 @@ export class Lifecycle {
         await c.tx
           .updateTable('grants').set({ state: 'revoking', end_reason: reason, revoke_due_at: c.now, next_revoke_at: c.now, credential_enc: null })
           .where('id', '=', row.id).where('state', '=', row.state).execute();
+        if (row.credential_enc !== null) c.wiped();
         await c.emit({ type: 'grant.revoking', actor, requestId: row.request_id, grantId: row.id, audience, data });
         await this.closeExtensions(c, row.id);
         c.after(async () => this.queueRevoke(row));
@@ -715,6 +723,7 @@ export class Lifecycle {
           .updateTable('grants').set({ state: 'revoking', end_reason: 'expired', revoke_due_at: row.expires_at, next_revoke_at: c.now, credential_enc: null })
           .where('id', '=', row.id).where('state', '=', 'active').where('expires_at', '<=', now).executeTakeFirst();
         if (Number(updated.numUpdatedRows) !== 1) return;
+        if (row.credential_enc !== null) c.wiped();
         await c.emit({ type: 'grant.revoking', actor: null, requestId: row.request_id, grantId: row.id, audience: await this.grantAudience(c.tx, row), data: { user: row.user_name, resource: row.resource, role: row.role, reason: 'expired' } });
         await this.closeExtensions(c, row.id);
       });
