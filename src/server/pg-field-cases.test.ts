@@ -61,9 +61,14 @@ describe.runIf(run)('postgres field cases (real cluster, Europe/Berlin)', () => 
     await su.connect();
     // The admin as docs/connectors/postgres.md sets it up: CREATEROLE, no superuser.
     await su.query(`CREATE ROLE latch_admin LOGIN CREATEROLE PASSWORD '${ADMIN_PW}'`);
-    for (const r of ['app_readonly', 'app_admin', 'other_readonly']) await su.query(`CREATE ROLE ${r} NOLOGIN`);
+    for (const r of ['app_readonly', 'app_admin', 'other_readonly', 'app_lobby', 'app_gated']) await su.query(`CREATE ROLE ${r} NOLOGIN`);
     await su.query('CREATE DATABASE app');
     await su.query('CREATE DATABASE app2');
+    // app3: every session starts as app_lobby (a DBA's "SET role" default). A member of app_gated may
+    // switch to app_lobby, so the per-grant role logs in fine, but then runs without app_gated's privileges.
+    await su.query('GRANT app_lobby TO app_gated');
+    await su.query('CREATE DATABASE app3');
+    await su.query(`ALTER DATABASE app3 SET role = 'app_lobby'`);
     for (const [db, sql] of [
       ['app', [`CREATE TABLE accounts (id int PRIMARY KEY, owner text)`, `INSERT INTO accounts VALUES (1, 'acme')`, 'GRANT SELECT ON accounts TO app_readonly', 'GRANT ALL ON accounts TO app_admin', 'GRANT CREATE ON SCHEMA public TO app_admin']],
       ['app2', [`CREATE TABLE invoices (id int PRIMARY KEY)`, 'GRANT SELECT ON invoices TO other_readonly']],
@@ -82,6 +87,7 @@ describe.runIf(run)('postgres field cases (real cluster, Europe/Berlin)', () => 
     // pg-other: a second resource on another database of the same cluster, configured by url and password file.
     const otherConfig = { url: `postgres://latch_admin@${cluster.host}:${cluster.port}/app2`, passwordFile: join(dir, 'admin-pw'), roles: { readonly: 'other_readonly' } };
     const stuckConfig = { ...prodConfig, roles: { admin: 'app_admin' }, reassignOwnedTo: 'no_such_role' };
+    const gatedConfig = { ...prodConfig, database: 'app3', roles: { readonly: 'app_gated' } };
     config = `
 groups:
   eng: { members: [alice, dave] }
@@ -90,10 +96,12 @@ resources:
   pg-prod: { connector: postgres, roles: { readonly: {}, admin: {} }, config: ${JSON.stringify(prodConfig)} }
   pg-other: { connector: postgres, roles: { readonly: {} }, config: ${JSON.stringify(otherConfig)} }
   pg-stuck: { connector: postgres, roles: { admin: {} }, config: ${JSON.stringify(stuckConfig)} }
+  pg-gated: { connector: postgres, roles: { readonly: {} }, config: ${JSON.stringify(gatedConfig)} }
 policies:
   - { resource: pg-prod, requesters: [eng, sre], approvers: { groups: [sre] }, maxDuration: 4h }
   - { resource: pg-other, requesters: [sre], approvers: { groups: [sre] }, maxDuration: 4h }
   - { resource: pg-stuck, requesters: [eng], approvers: { groups: [sre] }, maxDuration: 4h }
+  - { resource: pg-gated, requesters: [eng], approvers: { groups: [sre] }, maxDuration: 4h }
 `;
   });
 
@@ -167,6 +175,24 @@ policies:
     expect(await sessionCount(cred.user)).toBe(0);
     expect(await roleRow(cred.user)).toBeUndefined();
   }
+
+  describe('B03: never active unless the role really holds the target role', () => {
+    it('the role logs in but its sessions run as another role (a database "SET role" default): the grant is failed with a reason that says so, never active, and the role is removed', async () => {
+      const clock = new ManualClock(tomorrow());
+      const h = await harness({ clock });
+      const alice = await h.as('alice');
+      const r = await alice.post('/v1/requests', { resource: 'pg-gated', role: 'readonly', duration: '30m', reason: REASON });
+      const id = (await (await h.as('bob')).post(`/v1/requests/${r.body.id}/approve`, {})).body.grantId as string;
+      const g = await eventually('provisioning settled', async () => (await alice.get(`/v1/grants/${id}`)).body, (b) => b.state !== 'provisioning');
+      expect(g).toMatchObject({ state: 'failed', activatedAt: null, expiresAt: null, hasCredential: false });
+      expect(g.failureReason).toMatch(/^Access could not be provisioned \(PostgreSQL at .*\/app3 \(resource pg-gated\): role jit_\w+ logged in but does not hold the privileges of app_gated; its sessions run as app_lobby/);
+      expect((await auditOf(h, id)).some((e) => e.type === 'grant.active')).toBe(false);
+      expect((await alice.get(`/v1/grants/${id}/credential`)).status).toBe(409);
+      // The half-made role is cleaned up.
+      await h.settle();
+      expect(await roleRow(roleNameFor(id))).toBeUndefined();
+    });
+  });
 
   describe('B04 / B19: a revoked role keeps no session', () => {
     it('"End now": the role reads but cannot write; both sessions are terminated, login fails, no pg_stat_activity row, role gone, audit counts 2; ending again → 409', async () => {

@@ -391,17 +391,26 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     check.on('error', () => undefined); // a late socket error after end() is not ours to report
     let pid: number;
     let member: boolean;
+    let runsAs: string;
     try {
       await check.connect();
-      const res = await check.query<{ pid: number; member: boolean }>(`SELECT pg_backend_pid() AS pid, pg_has_role(current_user, $1, 'USAGE') AS member`, [target]);
+      const res = await check.query<{ pid: number; member: boolean; runs_as: string }>(`SELECT pg_backend_pid() AS pid, current_user AS runs_as, pg_has_role(current_user, $1, 'USAGE') AS member`, [target]);
       pid = res.rows[0]!.pid;
       member = res.rows[0]!.member;
+      runsAs = res.rows[0]!.runs_as;
     } catch (err) {
       throw failure(r, p, t.resource, `the new role ${role} could not log in (the check before the grant is reported active)`, err, [password], 'grantee');
     } finally {
       await check.end().catch(() => undefined);
     }
-    if (!member) throw new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} logged in but does not hold the privileges of ${target}; is it NOINHERIT?`);
+    if (!member) {
+      // A session that starts as another role (ALTER ROLE/DATABASE … SET role) or a NOINHERIT role
+      // would log in fine and still lack what the grant is for (FIELD-CASES B03).
+      const why = runsAs === role
+        ? 'is it NOINHERIT?'
+        : `its sessions run as ${runsAs} (a "role" setting: see ALTER DATABASE ${r.database} RESET role / ALTER ROLE ALL RESET role)`;
+      throw new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} logged in but does not hold the privileges of ${target}; ${why}`);
+    }
     // The check's own session must be gone before we return, or a revoke right away would count it.
     const deadline = Date.now() + 2000;
     while (Date.now() < deadline) {
