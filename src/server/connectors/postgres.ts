@@ -68,13 +68,15 @@ const ident = z
   .refine((s) => Buffer.byteLength(s) <= 63 && !s.includes('\0'), 'must be a PostgreSQL name of at most 63 bytes');
 
 const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
+/** Without a database in the config or the url: the one every cluster has (libpq would guess the user's name instead). */
+const DEFAULT_DATABASE = 'postgres';
 
 const configSchema = z.strictObject({
   /** `postgres://user@host:port/database[?sslmode=…]`, without a password. */
   url: z.string().optional(),
   host: z.string().min(1, 'must not be empty').optional(),
   port: z.number().int().min(1).max(65535).optional(),
-  /** The database grantees connect to; with `host`, also the admin connection's. */
+  /** The database grantees connect to, and the admin connection's; default the url's, else `postgres`. */
   database: ident.optional(),
   user: ident.optional(),
   passwordEnv: z.string().min(1, 'must not be empty').optional(),
@@ -134,7 +136,6 @@ export function parsePgConfig(config: Record<string, unknown>, resource: string,
     if (u.username === '') throw configError(resource, 'url', 'must name the admin user, like postgres://latch_admin@db.internal:5432/app');
     if (u.hostname === '') throw configError(resource, 'url', 'must name a host');
     const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
-    if (db === '' && c.database === undefined) throw configError(resource, 'url', 'must name a database, like postgres://latch_admin@db.internal:5432/app');
     for (const [key, value] of u.searchParams) {
       if (key !== 'sslmode') throw configError(resource, 'url', `the only query parameter understood is sslmode (found ${key})`);
       if (!(SSL_MODES as readonly string[]).includes(value)) throw configError(resource, 'url', `sslmode must be one of ${SSL_MODES.join(', ')}`);
@@ -144,15 +145,14 @@ export function parsePgConfig(config: Record<string, unknown>, resource: string,
     host = u.hostname.replace(/^\[(.*)\]$/, '$1');
     port = u.port === '' ? 5432 : Number(u.port);
     user = decodeURIComponent(u.username);
-    database = c.database ?? db;
+    database = c.database ?? (db === '' ? DEFAULT_DATABASE : db);
   } else {
     if (c.host === undefined) throw configError(resource, 'url', 'give the admin connection: url, or host, port, database and user');
     if (c.user === undefined) throw configError(resource, 'user', 'give the admin user (a role with CREATEROLE; see docs/connectors/postgres.md)');
-    if (c.database === undefined) throw configError(resource, 'database', 'give the database grantees connect to');
     host = c.host;
     port = c.port ?? 5432;
     user = c.user;
-    database = c.database;
+    database = c.database ?? DEFAULT_DATABASE;
   }
 
   if (c.passwordEnv !== undefined && c.passwordFile !== undefined) throw configError(resource, 'passwordFile', 'give passwordEnv or passwordFile, not both');
