@@ -177,6 +177,46 @@ describe.runIf(run)('postgres connector (real cluster)', () => {
     expect(await roleRow(cred.user)).toBeUndefined();
   });
 
+  it("a revoke blocked on another session's lock, given up by the caller, frees its admin connection at once: another grant's revoke on the same one-connection pool completes", async () => {
+    // One admin connection and server-side timeouts longer than the test: only the abort can free it.
+    const tight = postgresConnector({ log: quiet, poolSize: 1, lockTimeoutMs: 120_000, statementTimeoutMs: 120_000 });
+    const app = new pg.Client({ connectionString: cluster.url('app') });
+    await app.connect();
+    try {
+      const t1 = target({ role: 'admin' });
+      const cred1 = (await tight.provision(t1)).credential as unknown as PgCredential;
+      const s1 = await login(cred1);
+      await s1.query('CREATE TABLE scratch_abort (id int)');
+      const t2 = target();
+      const cred2 = (await tight.provision(t2)).credential as unknown as PgCredential;
+      await app.query('BEGIN');
+      await app.query('SELECT count(*) FROM scratch_abort'); // ACCESS SHARE until COMMIT
+
+      const giveUp = new AbortController();
+      const blocked = tight.revoke(t1, giveUp.signal).then(() => null, (e: Error) => e);
+      // Wait until the admin really waits for the lock (REASSIGN OWNED), then give up as the lifecycle's timeout does.
+      let waiting = 0;
+      for (let i = 0; i < 500 && waiting === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        waiting = (await su.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'latch' AND wait_event_type = 'Lock' AND query LIKE '%REASSIGN OWNED%'`)).rowCount ?? 0;
+      }
+      expect(waiting).toBe(1);
+      giveUp.abort();
+      expect(await tight.revoke(t2)).toMatchObject({ audit: { role: cred2.user } });
+      expect(await roleRow(cred2.user)).toBeUndefined();
+      expect((await blocked)?.message).toBeDefined();
+      expect(await roleRow(cred1.user)).toMatchObject({ rolcanlogin: false }); // the steps before the lock were done
+
+      await app.query('COMMIT');
+      expect(await tight.revoke(t1)).toMatchObject({ audit: { role: cred1.user } });
+      expect(await roleRow(cred1.user)).toBeUndefined();
+      await app.query('DROP TABLE scratch_abort');
+    } finally {
+      await app.end();
+      await tight.close?.();
+    }
+  });
+
   it('a missing target role fails provisioning with the key to fix, and leaves no role behind', async () => {
     const t = target({ config: { ...config, roles: { readonly: 'app_gone', admin: 'app_admin' } } });
     await expect(connector.provision(t)).rejects.toThrow(/target role app_gone \(config.roles.readonly\) does not exist/);

@@ -45,15 +45,19 @@ describe('checkConfig', () => {
     expect(parsePgConfig({ ...config, url: 'postgres://a@h/appdb', database: undefined }, 'pg-prod')).toMatchObject({ port: 5432, database: 'appdb', sslmode: 'disable' });
   });
 
+  it('the database is optional: without one in the config or the url it is postgres', () => {
+    expect(parsePgConfig({ ...base, database: undefined }, 'pg-prod')).toMatchObject({ database: 'postgres' });
+    expect(parsePgConfig({ url: 'postgres://a@h', passwordEnv: 'LATCH_PG_UNIT_PW', roles: base.roles }, 'pg-prod')).toMatchObject({ database: 'postgres', user: 'a' });
+    expect(parsePgConfig({ url: 'postgres://a@h/', passwordEnv: 'LATCH_PG_UNIT_PW', roles: base.roles, database: 'app' }, 'pg-prod')).toMatchObject({ database: 'app' });
+  });
+
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['an unknown key', { ...base, passwrd: 'x' }, /^resource pg-prod: config\.passwrd: unknown key/],
     ['a port that is not a number', { ...base, port: '5432' }, /^resource pg-prod: config\.port: /],
     ['no admin connection', { roles: base.roles, passwordEnv: 'LATCH_PG_UNIT_PW' }, /^resource pg-prod: config\.url: give the admin connection/],
     ['no user', { ...base, user: undefined }, /^resource pg-prod: config\.user: /],
-    ['no database', { ...base, database: undefined }, /^resource pg-prod: config\.database: /],
     ['both url and host', { ...base, url: 'postgres://a@h/db' }, /^resource pg-prod: config\.host: give either url or host/],
     ['a url that is not postgres', { url: 'mysql://a@h/db', passwordEnv: 'LATCH_PG_UNIT_PW', roles: base.roles }, /^resource pg-prod: config\.url: must start with postgres:\/\//],
-    ['a url without a database', { url: 'postgres://a@h', passwordEnv: 'LATCH_PG_UNIT_PW', roles: base.roles }, /config\.url: must name a database/],
     ['a url with another query parameter', { url: 'postgres://a@h/db?connect_timeout=3', passwordEnv: 'LATCH_PG_UNIT_PW', roles: base.roles }, /config\.url: the only query parameter understood is sslmode/],
     ['no password source', { ...base, passwordEnv: undefined }, /^resource pg-prod: config\.passwordEnv: give the admin password's environment variable/],
     ['both password sources', { ...base, passwordFile: '/x' }, /^resource pg-prod: config\.passwordFile: give passwordEnv or passwordFile, not both/],

@@ -68,13 +68,15 @@ const ident = z
   .refine((s) => Buffer.byteLength(s) <= 63 && !s.includes('\0'), 'must be a PostgreSQL name of at most 63 bytes');
 
 const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
+/** Without a database in the config or the url: the one every cluster has (libpq would guess the user's name instead). */
+const DEFAULT_DATABASE = 'postgres';
 
 const configSchema = z.strictObject({
   /** `postgres://user@host:port/database[?sslmode=…]`, without a password. */
   url: z.string().optional(),
   host: z.string().min(1, 'must not be empty').optional(),
   port: z.number().int().min(1).max(65535).optional(),
-  /** The database grantees connect to; with `host`, also the admin connection's. */
+  /** The database grantees connect to, and the admin connection's; default the url's, else `postgres`. */
   database: ident.optional(),
   user: ident.optional(),
   passwordEnv: z.string().min(1, 'must not be empty').optional(),
@@ -134,7 +136,6 @@ export function parsePgConfig(config: Record<string, unknown>, resource: string,
     if (u.username === '') throw configError(resource, 'url', 'must name the admin user, like postgres://latch_admin@db.internal:5432/app');
     if (u.hostname === '') throw configError(resource, 'url', 'must name a host');
     const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
-    if (db === '' && c.database === undefined) throw configError(resource, 'url', 'must name a database, like postgres://latch_admin@db.internal:5432/app');
     for (const [key, value] of u.searchParams) {
       if (key !== 'sslmode') throw configError(resource, 'url', `the only query parameter understood is sslmode (found ${key})`);
       if (!(SSL_MODES as readonly string[]).includes(value)) throw configError(resource, 'url', `sslmode must be one of ${SSL_MODES.join(', ')}`);
@@ -144,15 +145,14 @@ export function parsePgConfig(config: Record<string, unknown>, resource: string,
     host = u.hostname.replace(/^\[(.*)\]$/, '$1');
     port = u.port === '' ? 5432 : Number(u.port);
     user = decodeURIComponent(u.username);
-    database = c.database ?? db;
+    database = c.database ?? (db === '' ? DEFAULT_DATABASE : db);
   } else {
     if (c.host === undefined) throw configError(resource, 'url', 'give the admin connection: url, or host, port, database and user');
     if (c.user === undefined) throw configError(resource, 'user', 'give the admin user (a role with CREATEROLE; see docs/connectors/postgres.md)');
-    if (c.database === undefined) throw configError(resource, 'database', 'give the database grantees connect to');
     host = c.host;
     port = c.port ?? 5432;
     user = c.user;
-    database = c.database;
+    database = c.database ?? DEFAULT_DATABASE;
   }
 
   if (c.passwordEnv !== undefined && c.passwordFile !== undefined) throw configError(resource, 'passwordFile', 'give passwordEnv or passwordFile, not both');
@@ -186,6 +186,14 @@ export interface PostgresConnectorOptions {
   sessionWaitMs?: number;
   /** Connections per admin pool. */
   poolSize?: number;
+  /**
+   * How long an admin statement waits for a lock (PostgreSQL `lock_timeout`). A revoke step that
+   * waits on a lock another session holds (REASSIGN OWNED on a table someone has open) fails after
+   * this and is retried with backoff, instead of holding an admin connection indefinitely (B09).
+   */
+  lockTimeoutMs?: number;
+  /** The longest any admin statement may run (PostgreSQL `statement_timeout`). */
+  statementTimeoutMs?: number;
 }
 
 interface AdminPool {
@@ -228,6 +236,10 @@ function hintFor(code: string | undefined, r: PgResource, as: 'admin' | 'grantee
       return `; the admin role ${r.user} lacks a privilege (it needs CREATEROLE, and on PostgreSQL 16+ ADMIN OPTION on each target role; see docs/connectors/postgres.md)`;
     case '2BP01':
       return '; it owns objects or holds privileges in another database (see above): reassign or drop them there, and the next attempt succeeds';
+    case '55P03':
+      return '; another session holds a lock on something this role owns (see pg_locks); it is retried, and succeeds once that transaction ends';
+    case '57014':
+      return '; the statement ran past the admin statement_timeout; it is retried';
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'ETIMEDOUT':
@@ -270,6 +282,9 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
         return pw;
       },
       max: opts.poolSize ?? 4, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'latch',
+      // Enforced by the server on every admin statement, so no connection is held longer than this
+      // whatever the client does; a revoke's steps add up to well under the lifecycle's 60 s.
+      lock_timeout: opts.lockTimeoutMs ?? 5000, statement_timeout: opts.statementTimeoutMs ?? 15_000,
     });
     // An idle connection dropped by the server must not crash the process.
     pool.on('error', (err) => log.warn({ host: r.host, port: r.port, error: err.message }, 'idle PostgreSQL admin connection failed; it will be replaced'));
@@ -294,22 +309,37 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     return new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${resource}): ${step}: ${message}${state}${hintFor(code, r, as)}`, code);
   };
 
-  /** Runs `fn` on one admin connection; on error rolls back (a no-op outside a transaction) and always releases. */
-  const withAdmin = async <T>(r: PgResource, p: AdminPool, resource: string, fn: (c: pg.PoolClient) => Promise<T>, secrets: string[] = []): Promise<T> => {
+  /**
+   * Runs `fn` on one admin connection; on error rolls back (a no-op outside a transaction) and always
+   * releases. When `signal` aborts (the caller gave up on the call), the connection is dropped at
+   * once, so its pool slot is free for other grants; the server ends the statement by its timeouts.
+   */
+  const withAdmin = async <T>(r: PgResource, p: AdminPool, resource: string, fn: (c: pg.PoolClient) => Promise<T>, secrets: string[] = [], signal?: AbortSignal): Promise<T> => {
     let client: pg.PoolClient;
     try {
       client = await p.pool.connect();
     } catch (err) {
       throw failure(r, p, resource, 'connecting as the admin', err, secrets);
     }
+    let released = false;
+    const release = (destroy: boolean) => {
+      if (released) return;
+      released = true;
+      client.release(destroy);
+    };
+    const onAbort = () => release(true);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     let broken = false;
     try {
+      if (released) throw new Error('the call was given up before it started');
       return await fn(client);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => (broken = true));
+      if (!released) await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
-      client.release(broken);
+      signal?.removeEventListener('abort', onAbort);
+      release(broken);
     }
   };
 
@@ -361,17 +391,26 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     check.on('error', () => undefined); // a late socket error after end() is not ours to report
     let pid: number;
     let member: boolean;
+    let runsAs: string;
     try {
       await check.connect();
-      const res = await check.query<{ pid: number; member: boolean }>(`SELECT pg_backend_pid() AS pid, pg_has_role(current_user, $1, 'USAGE') AS member`, [target]);
+      const res = await check.query<{ pid: number; member: boolean; runs_as: string }>(`SELECT pg_backend_pid() AS pid, current_user AS runs_as, pg_has_role(current_user, $1, 'USAGE') AS member`, [target]);
       pid = res.rows[0]!.pid;
       member = res.rows[0]!.member;
+      runsAs = res.rows[0]!.runs_as;
     } catch (err) {
       throw failure(r, p, t.resource, `the new role ${role} could not log in (the check before the grant is reported active)`, err, [password], 'grantee');
     } finally {
       await check.end().catch(() => undefined);
     }
-    if (!member) throw new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} logged in but does not hold the privileges of ${target}; is it NOINHERIT?`);
+    if (!member) {
+      // A session that starts as another role (ALTER ROLE/DATABASE … SET role) or a NOINHERIT role
+      // would log in fine and still lack what the grant is for (FIELD-CASES B03).
+      const why = runsAs === role
+        ? 'is it NOINHERIT?'
+        : `its sessions run as ${runsAs} (a "role" setting: see ALTER DATABASE ${r.database} RESET role / ALTER ROLE ALL RESET role)`;
+      throw new PgConnectorError(`PostgreSQL at ${r.host}:${r.port}/${r.database} (resource ${t.resource}): role ${role} logged in but does not hold the privileges of ${target}; ${why}`);
+    }
     // The check's own session must be gone before we return, or a revoke right away would count it.
     const deadline = Date.now() + 2000;
     while (Date.now() < deadline) {
@@ -391,7 +430,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     };
   }
 
-  async function revoke(t: GrantTarget): Promise<Revoked> {
+  async function revoke(t: GrantTarget, signal?: AbortSignal): Promise<Revoked> {
     const r = resolve(t);
     const p = adminPool(r);
     const role = roleNameFor(t.grantId);
@@ -445,7 +484,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
           throw new Error(`the reassignOwnedTo role ${r.reassignOwnedTo} does not exist; create it or fix config.reassignOwnedTo (${role} can no longer log in and has no sessions)`);
         }
         return 'revoked';
-      });
+      }, [], signal);
     } catch (err) {
       terminatedEarlier.set(t.grantId, (terminatedEarlier.get(t.grantId) ?? 0) + terminated.size);
       throw err instanceof PgConnectorError ? err : failure(r, p, t.resource, step, err);

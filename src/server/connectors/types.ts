@@ -54,7 +54,11 @@ export interface Connector {
   /** Unauthenticated GET routes this connector publishes, by path (e.g. `/v1/ssh/krl`). */
   readonly publicFiles?: Record<string, PublicFile>;
   provision(target: GrantTarget): Promise<Provisioned>;
-  revoke(target: GrantTarget): Promise<Revoked>;
+  /**
+   * `signal` aborts when the server gives up on the call (its connector timeout): let go of what the
+   * call holds (connections, sockets), so a hung target does not tie them up; the revoke is retried.
+   */
+  revoke(target: GrantTarget, signal?: AbortSignal): Promise<Revoked>;
   /** Moves the end of the window of an active grant (extensions); returns a new credential if it changes. */
   extend?(target: GrantTarget): Promise<Provisioned | void>;
   close?(): Promise<void>;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
 import { startHarness, type Harness, type HarnessOptions, type TestClient } from '../test-support/harness.js';
 import { WebhookReceiver } from '../test-support/webhook-receiver.js';
 
@@ -230,4 +231,50 @@ describe('webhook connector through the server', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+describe('a receiver that never answers holds up only its own resource (FIELD-CASES B09)', () => {
+  it("resource A's revokes hang; resource B's revokes expiring at the same moment still complete", async () => {
+    const hung = await WebhookReceiver.start(SECRET);
+    hung.always('revoke', { hang: true });
+    const clock = new ManualClock(Date.UTC(2026, 2, 2, 9, 0, 0));
+    try {
+      // A answers revokes never (each call waits its full 30 s timeout); B answers at once.
+      const config = `
+groups:
+  eng: { members: [alice] }
+  sre: { members: [bob] }
+resources:
+  hooks-a: { connector: webhook, config: { url: "${hung.url}", secretEnv: ${ENV}, timeoutMs: 30000, retries: 1 }, roles: { agent: {} } }
+  hooks-b: { connector: webhook, config: { url: "${receiver.url}", secretEnv: ${ENV}, timeoutMs: 2000 }, roles: { agent: {} } }
+policies:
+  - { resource: hooks-a, requesters: [eng], approvers: { groups: [sre] }, maxDuration: 4h, reasonRequired: false, autoApprove: [{ groups: [eng] }] }
+  - { resource: hooks-b, requesters: [eng], approvers: { groups: [sre] }, maxDuration: 4h, reasonRequired: false, autoApprove: [{ groups: [eng] }] }
+`;
+      h = await startHarness({ config, clock });
+      const alice = await h.as('alice');
+      const grantOn = async (resource: string) => {
+        const r = await alice.post('/v1/requests', { resource, role: 'agent', duration: '30m' });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        return until(`${resource} active`, async () => (await alice.get(`/v1/grants/${r.body.grantId}`)).body, (g) => g.state === 'active');
+      };
+      // More of A than the server runs revokes at once overall (16), queued before B's.
+      const onA = [];
+      for (let i = 0; i < 20; i++) onA.push(await grantOn('hooks-a'));
+      const onB = [await grantOn('hooks-b'), await grantOn('hooks-b')];
+
+      clock.advance(30 * 60_000 + 1000); // the scheduler's timer: every grant expires in the same sweep
+      await hung.waitFor((c) => c.event === 'revoke', 1);
+      for (const g of onB) {
+        const ended = await until(`${g.id} on B ended`, async () => (await alice.get(`/v1/grants/${g.id}`)).body, (v) => v.state === 'ended', 10_000);
+        expect(ended).toMatchObject({ endReason: 'expired' });
+        expect(receiver.callsFor('revoke', g.id)).toHaveLength(1);
+      }
+      // A is still waiting on its receiver, and not with every slot the server has.
+      for (const g of onA) expect((await alice.get(`/v1/grants/${g.id}`)).body.state).toBe('revoking');
+      expect(hung.callsFor('revoke').length).toBeLessThan(16);
+    } finally {
+      await hung.close();
+    }
+  }, 60_000);
 });

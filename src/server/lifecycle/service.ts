@@ -43,12 +43,20 @@ interface TxContext {
   emit(e: NewEvent): Promise<void>;
   /** Work to run once the transaction has committed (connector calls). */
   after(fn: () => Promise<unknown>): void;
+  /** This transaction blanked a stored credential: scrub the old bytes from disk before returning. */
+  wiped(): void;
 }
 
 const CLEANUP_NOTE = 'the grant ended';
 /** A provisioning slower than this starts the window at confirmation instead (FIELD-CASES B03). */
 const SLOW_PROVISION_MS = 5000;
 const MAX_CONCURRENT_REVOKES = 16;
+/**
+ * Revokes of one resource running at once. A target that hangs (a webhook receiver that never
+ * answers, a table lock a revoke waits for) then holds a few slots, never all of them, so revokes
+ * on other resources keep going (FIELD-CASES B09). Also the postgres connector's pool size.
+ */
+const MAX_CONCURRENT_REVOKES_PER_RESOURCE = 4;
 
 const commentOf = (raw: string | undefined): string | null => {
   const c = (raw ?? '').trim();
@@ -61,8 +69,10 @@ const needsRevoke = (row: Pick<GrantsTable, 'state' | 'next_revoke_at'>) => row.
 
 export class Lifecycle {
   private readonly inflight = new Set<string>();
-  private readonly revokeQueue: string[] = [];
+  /** Grant id → resource, in the order queued. */
+  private readonly revokeQueue = new Map<string, string>();
   private revokesRunning = 0;
+  private readonly revokesByResource = new Map<string, number>();
   private readonly timeoutMs: number;
   private readonly backoff: { firstMs: number; maxMs: number };
   /** Called whenever due times may have changed (the scheduler re-arms). */
@@ -79,9 +89,14 @@ export class Lifecycle {
     const events: StoredEvent[] = [];
     const after: (() => Promise<unknown>)[] = [];
     const now = this.d.clock.now();
+    let wiped = false;
     const result = await this.d.store.write((tx) =>
-      fn({ tx, now, emit: async (e) => void events.push(await appendEvent(tx, now, e)), after: (f) => void after.push(f) }),
+      fn({ tx, now, emit: async (e) => void events.push(await appendEvent(tx, now, e)), after: (f) => void after.push(f), wiped: () => void (wiped = true) }),
     );
+    // "Wiped when it ends" (issue 3): the WAL still holds the page with the sealed credential.
+    if (wiped && !(await this.d.store.checkpoint().catch(() => false))) {
+      this.d.log.warn('could not empty the store WAL after wiping a credential (another process is reading the store); the next wipe tries again');
+    }
     this.d.bus.publish(events);
     this.onScheduleChange();
     for (const f of after) void f().catch((err: unknown) => this.d.log.error({ err }, 'post-commit work failed'));
@@ -360,9 +375,13 @@ export class Lifecycle {
     return connector;
   }
 
-  private withTimeout<T>(what: string, p: Promise<T>): Promise<T> {
+  /** Rejects after the connector timeout, first aborting `abort` so the connector lets go of what the call holds. */
+  private withTimeout<T>(what: string, p: Promise<T>, abort?: AbortController): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${what} took longer than ${formatDuration(this.timeoutMs)}`)), this.timeoutMs);
+      const t = setTimeout(() => {
+        abort?.abort();
+        reject(new Error(`${what} took longer than ${formatDuration(this.timeoutMs)}`));
+      }, this.timeoutMs);
       p.then(resolve, reject).finally(() => clearTimeout(t));
     });
   }
@@ -408,7 +427,7 @@ export class Lifecycle {
     // If the grant was ended while its provisioning ran, or provisioning failed and left something
     // half-made, revoke now that provisioning is done.
     const after = await this.loadGrant(this.d.store.db, id);
-    if (after && needsRevoke(after)) this.queueRevoke(id);
+    if (after && needsRevoke(after)) this.queueRevoke(after);
   }
 
   private async failProvisioning(row: GrantsTable, err: unknown): Promise<void> {
@@ -457,9 +476,10 @@ export class Lifecycle {
         await c.tx
           .updateTable('grants').set({ state: 'revoking', end_reason: reason, revoke_due_at: c.now, next_revoke_at: c.now, credential_enc: null })
           .where('id', '=', row.id).where('state', '=', row.state).execute();
+        if (row.credential_enc !== null) c.wiped();
         await c.emit({ type: 'grant.revoking', actor, requestId: row.request_id, grantId: row.id, audience, data });
         await this.closeExtensions(c, row.id);
-        c.after(async () => this.queueRevoke(row.id));
+        c.after(async () => this.queueRevoke(row));
         return;
       }
       case 'revoking':
@@ -580,21 +600,31 @@ export class Lifecycle {
 
   // ---- revokes --------------------------------------------------------------------------------
 
-  /** Queues a revoke; at most MAX_CONCURRENT_REVOKES run at once, and a stuck one holds one slot only. */
-  queueRevoke(id: string): void {
-    if (this.inflight.has(id) || this.revokeQueue.includes(id)) return;
-    this.revokeQueue.push(id);
+  /**
+   * Queues a revoke; at most MAX_CONCURRENT_REVOKES run at once and MAX_CONCURRENT_REVOKES_PER_RESOURCE
+   * per resource. A stuck one holds its slot until the connector timeout frees it.
+   */
+  queueRevoke(grant: Pick<GrantsTable, 'id' | 'resource'>): void {
+    if (this.inflight.has(grant.id) || this.revokeQueue.has(grant.id)) return;
+    this.revokeQueue.set(grant.id, grant.resource);
     this.pumpRevokes();
   }
 
   private pumpRevokes(): void {
-    while (this.revokesRunning < MAX_CONCURRENT_REVOKES && this.revokeQueue.length > 0) {
-      const id = this.revokeQueue.shift()!;
+    for (const [id, resource] of this.revokeQueue) {
+      if (this.revokesRunning >= MAX_CONCURRENT_REVOKES) return;
+      const running = this.revokesByResource.get(resource) ?? 0;
+      if (running >= MAX_CONCURRENT_REVOKES_PER_RESOURCE) continue; // later ones of other resources go first
+      this.revokeQueue.delete(id);
       this.revokesRunning++;
+      this.revokesByResource.set(resource, running + 1);
       void this.revoke(id)
         .catch((err: unknown) => this.d.log.error({ grant: id, err }, 'revoke bookkeeping failed'))
         .finally(() => {
           this.revokesRunning--;
+          const left = (this.revokesByResource.get(resource) ?? 1) - 1;
+          if (left === 0) this.revokesByResource.delete(resource);
+          else this.revokesByResource.set(resource, left);
           this.pumpRevokes();
         });
     }
@@ -609,7 +639,8 @@ export class Lifecycle {
       const startsAt = Number(row.activated_at ?? row.revoke_due_at ?? this.d.clock.now());
       const target = this.target(row, startsAt, Number(row.expires_at ?? row.revoke_due_at ?? startsAt));
       try {
-        const result = await this.withTimeout('revoking', this.connectorFor(row).revoke(target));
+        const abort = new AbortController();
+        const result = await this.withTimeout('revoking', this.connectorFor(row).revoke(target, abort.signal), abort);
         if (row.state === 'failed') {
           // The clean-up after a failed provisioning: the grant stays failed, nothing is left behind.
           await this.d.store.write((tx) => tx.updateTable('grants').set({ next_revoke_at: null }).where('id', '=', id).where('state', '=', 'failed').execute());
@@ -692,15 +723,16 @@ export class Lifecycle {
           .updateTable('grants').set({ state: 'revoking', end_reason: 'expired', revoke_due_at: row.expires_at, next_revoke_at: c.now, credential_enc: null })
           .where('id', '=', row.id).where('state', '=', 'active').where('expires_at', '<=', now).executeTakeFirst();
         if (Number(updated.numUpdatedRows) !== 1) return;
+        if (row.credential_enc !== null) c.wiped();
         await c.emit({ type: 'grant.revoking', actor: null, requestId: row.request_id, grantId: row.id, audience: await this.grantAudience(c.tx, row), data: { user: row.user_name, resource: row.resource, role: row.role, reason: 'expired' } });
         await this.closeExtensions(c, row.id);
       });
-      this.queueRevoke(row.id);
+      this.queueRevoke(row);
       handled++;
       await yieldToIo();
     }
-    for (const row of await db.selectFrom('grants').select('id').where('state', 'in', ['revoking', 'failed']).where('next_revoke_at', '<=', now).limit(1000).execute()) {
-      this.queueRevoke(row.id);
+    for (const row of await db.selectFrom('grants').select(['id', 'resource']).where('state', 'in', ['revoking', 'failed']).where('next_revoke_at', '<=', now).limit(1000).execute()) {
+      this.queueRevoke(row);
       handled++;
     }
     return handled;
@@ -724,6 +756,6 @@ export class Lifecycle {
   /** Waits for connector work this process started (provisioning and revokes) on shutdown. */
   async drain(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
-    while ((this.inflight.size > 0 || this.revokeQueue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((this.inflight.size > 0 || this.revokeQueue.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -1,6 +1,9 @@
 /**
  * Opens the store: one SQLite file in WAL mode with a 5 s busy timeout on every connection
  * (FIELD-CASES B14), migrated on open, behind Kysely so PostgreSQL is a second dialect.
+ * `secure_delete` zeroes the space a changed or deleted row leaves, and `checkpoint()` empties the
+ * WAL, which still holds earlier versions of changed pages: together they make a wiped credential
+ * gone from disk, not only from the column (issue 3).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +26,11 @@ export interface Store {
    * processes too.
    */
   write<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Copies the WAL into the database file and truncates it to zero bytes. Returns false when a
+   * reader (another process) kept it from completing; the next call tries again.
+   */
+  checkpoint(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -36,6 +44,7 @@ export function openSqlite(dataDir: string): SQLite.Database {
   raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   raw.pragma('foreign_keys = ON');
   raw.pragma('synchronous = NORMAL');
+  raw.pragma('secure_delete = ON');
   return raw;
 }
 
@@ -59,6 +68,10 @@ export async function openStore(dataDir: string): Promise<Store> {
           throw err;
         }
       }),
+    async checkpoint() {
+      const r = await sql<{ busy: number }>`pragma wal_checkpoint(truncate)`.execute(db);
+      return r.rows[0]?.busy === 0;
+    },
     close: () => db.destroy(),
   };
 }
