@@ -202,6 +202,10 @@ describe.runIf(run)('postgres connector (real cluster)', () => {
       }
       expect(waiting).toBe(1);
       giveUp.abort();
+      // Ended on the server too: it will not finish its batch behind the retry's back once the lock goes.
+      await expect
+        .poll(async () => (await su.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'latch' AND wait_event_type = 'Lock' AND query LIKE '%REASSIGN OWNED%'`)).rowCount, { timeout: 5_000 })
+        .toBe(0);
       expect(await tight.revoke(t2)).toMatchObject({ audit: { role: cred2.user } });
       expect(await roleRow(cred2.user)).toBeUndefined();
       expect((await blocked)?.message).toBeDefined();

@@ -327,7 +327,14 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
       released = true;
       client.release(destroy);
     };
-    const onAbort = () => release(true);
+    const onAbort = () => {
+      const pid = (client as unknown as { processID: number | null }).processID;
+      release(true);
+      // Closing our end does not stop a backend that waits on a lock: it would run the rest of
+      // its batch once the lock is free, racing the retry. End it on the server too (an admin may
+      // always signal its own role's backends).
+      if (pid !== null) void p.pool.query('SELECT pg_terminate_backend($1)', [pid]).catch((err: unknown) => log.warn({ resource, err: err instanceof Error ? err.message : String(err) }, 'could not end a given-up admin session'));
+    };
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     let broken = false;
@@ -422,10 +429,13 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
     log.info({ grant: t.grantId, resource: t.resource, role, member_of: target, validUntil: validUntil(t.expiresAt) }, 'postgres role provisioned');
     const host = r.host.includes(':') ? `[${r.host}]` : r.host;
     const ssl = r.sslmode === 'disable' ? '' : `?sslmode=${r.sslmode}`;
+    const url = `postgresql://${role}:${encodeURIComponent(password)}@${host}:${r.port}/${encodeURIComponent(r.database)}${ssl}`;
     return {
       credential: {
-        type: 'postgres', host: r.host, port: r.port, database: r.database, user: role, password,
-        url: `postgresql://${role}:${encodeURIComponent(password)}@${host}:${r.port}/${encodeURIComponent(r.database)}${ssl}`,
+        type: 'postgres', host: r.host, port: r.port, database: r.database, user: role, password, url,
+        // The command to connect, ready to paste. Single quotes are safe: the role name, the
+        // base64url password and the encoded database hold none.
+        command: `psql '${url}'`,
       },
     };
   }
@@ -454,7 +464,13 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
         // terminate them (no pg_signal_backend needed) and REASSIGN/DROP OWNED below. Already a
         // member (a retry) is only a NOTICE.
         step = `taking membership in ${role}`;
-        await client.query(`GRANT ${q} TO CURRENT_USER`);
+        try {
+          await client.query(`GRANT ${q} TO CURRENT_USER`);
+        } catch (err) {
+          // Dropped by someone else (or an earlier attempt) since step 1: revoked too.
+          if (sqlState(err) === UNDEFINED_OBJECT && !(await roleExists(client, role))) return 'absent';
+          throw err;
+        }
 
         // 3. End every session of the role, and wait until none is left (B04). A session that did
         // SET ROLE still shows its session user in usename, so it is found too.
