@@ -5,6 +5,7 @@
  * would notice is what is checked: what the window shows, what the desktop notified, whether the
  * database lets the credential in, what is left in the keychain.
  */
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,6 +172,12 @@ describe.runIf(run)('end to end in the browser, against the real agent, server a
     const url = harness.clipboard('alice').text!;
     expect(url).toMatch(/^postgresql:\/\/jit_/);
     expect(await harness.keychain('alice').has(accounts.grant(grantId))).toBe(true);
+    // The psql command she would paste into a terminal runs as it is.
+    await grantCard.getByRole('button', { name: 'Copy psql command' }).click();
+    await grantCard.getByText(/Copied psql command/).waitFor();
+    const command = harness.clipboard('alice').text!;
+    expect(command).toBe(`psql '${url}'`);
+    expect(execFileSync('sh', ['-c', `${command} -tAc 'SELECT count(*) FROM invoices'`], { encoding: 'utf8', timeout: 10_000 }).trim()).toBe('2');
     const session = await login(url);
     expect((await session.query('SELECT customer FROM invoices ORDER BY id')).rows.map((r) => r.customer)).toEqual(['acme', 'globex']);
     await expect(session.query(`UPDATE invoices SET cents = 0`)).rejects.toThrow(/permission denied/);

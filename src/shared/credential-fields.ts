@@ -9,7 +9,7 @@ export const CLIPBOARD_CLEAR_MS = 60_000;
 /** The credential fields worth a Copy button, by connector kind; others can still be copied by name. */
 export const COPYABLE_FIELDS: Readonly<Record<string, readonly { field: string; label: string }[]>> = {
   pass: [{ field: 'token', label: 'access pass' }],
-  postgres: [{ field: 'url', label: 'connection URL' }, { field: 'password', label: 'password' }, { field: 'user', label: 'user name' }],
+  postgres: [{ field: 'url', label: 'connection URL' }, { field: 'password', label: 'password' }, { field: 'command', label: 'psql command' }, { field: 'user', label: 'user name' }],
   ssh: [{ field: 'command', label: 'ssh command' }, { field: 'certificate', label: 'certificate' }],
 };
 

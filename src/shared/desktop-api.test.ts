@@ -41,7 +41,7 @@ describe('the desktop bridge contract', () => {
 
   it('names the credential fields worth a Copy button per connector', () => {
     expect(copyableFields('pass').map((f) => f.field)).toEqual(['token']);
-    expect(copyableFields('postgres').map((f) => f.field)).toEqual(['url', 'password', 'user']);
+    expect(copyableFields('postgres').map((f) => f.field)).toEqual(['url', 'password', 'command', 'user']);
     expect(copyableFields('webhook')).toEqual([]);
     expect(parseDesktopArgs('copyCredential', [ID, 'pass word']).ok).toBe(false);
   });
