@@ -14,10 +14,12 @@ import { ManualClock } from '../shared/clock.js';
 import { policyFor } from '../shared/policy.js';
 import type { RequestState } from '../shared/states.js';
 import { newCodeFor } from './auth/identity.js';
+import { parseConfig } from './config/load.js';
 import { createLatchServer, type LatchServer } from './server.js';
 import type { GrantsTable, RequestsTable } from './store/schema.js';
 import { FakeConnector } from './test-support/fake-connector.js';
 import { TEST_CONFIG, TestClient, startHarness, type Harness } from './test-support/harness.js';
+import { freePort } from './test-support/net.js';
 import { openEvents } from './test-support/sse-client.js';
 
 const MIN = 60_000;
@@ -77,6 +79,30 @@ async function metric(url: string, name: string): Promise<number> {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   if (!m) throw new Error(`no metric ${name}`);
   return Number(m[1]);
+}
+
+/** `count` active demo-pass/read grants of alice's, written straight to the store (bulk set-up). */
+async function insertActiveGrants(server: LatchServer, count: number, activatedAt: number, expiresAt: number): Promise<string[]> {
+  const policyJson = JSON.stringify(policyFor(server.config.current, 'demo-pass', 'read'));
+  const ids = Array.from({ length: count }, (_, i) => String(i).padStart(10, '0'));
+  await server.store.write(async (tx) => {
+    for (const n of ids) {
+      const request: RequestsTable = {
+        id: `req_bulk${n}`, kind: 'access', state: 'approved', requester: 'alice', resource: 'demo-pass', role: 'read', duration_ms: expiresAt - activatedAt,
+        reason: REASON, start_at: null, break_glass: 0, public_key: null, created_at: activatedAt, request_expires_at: activatedAt + 24 * H, decided_at: activatedAt,
+        decided_by: 'bob', decision_comment: null, policy_json: policyJson, grant_id: `gr_bulk${n}`, idempotency_key: null,
+      };
+      const grant: GrantsTable = {
+        id: `gr_bulk${n}`, request_id: request.id, user_name: 'alice', resource: 'demo-pass', role: 'read', connector: 'pass', state: 'active',
+        end_reason: null, duration_ms: expiresAt - activatedAt, start_at: null, activated_at: activatedAt, expires_at: expiresAt, ended_at: null, failure_reason: null,
+        extensions_used: 0, break_glass: 0, policy_json: policyJson, public_key: null, target_json: '{}', credential_enc: null,
+        revoke_attempts: 0, next_revoke_at: null, last_revoke_error: null, revoke_due_at: null,
+      };
+      await tx.insertInto('requests').values(request).execute();
+      await tx.insertInto('grants').values(grant).execute();
+    }
+  });
+  return ids.map((n) => `gr_bulk${n}`);
 }
 
 describe('B11: expiry missed while the server was down', () => {
@@ -140,6 +166,49 @@ describe('B11: expiry missed while the server was down', () => {
     await eventually('grant ended once the sweeper runs', async () => (await alice.get(`/v1/grants/${grantId}`)).body.state, (s) => s === 'ended');
     expect(await metric(h.url, 'latch_oldest_overdue_grant_seconds')).toBe(0);
   });
+
+  it('a server started with overdue grants answers no API request before it has expired them', async () => {
+    const clock = new ManualClock(at(11, 0));
+    const dataDir = tempDir();
+    const first = await startHarness({ clock, dataDir }); // TEST_CONFIG: demo-pass behind the pass connector
+    let alice: TestClient;
+    let grantId: string;
+    try {
+      alice = await first.as('alice');
+      const r = await alice.post('/v1/requests', { resource: 'demo-pass', role: 'read', duration: '30m', reason: REASON });
+      grantId = (await (await first.as('bob')).post(`/v1/requests/${r.body.id}/approve`, {})).body.grantId;
+      await first.settle();
+      expect((await alice.get(`/v1/grants/${grantId}/credential`)).status).toBe(200);
+      // Enough others that a sweep running alongside the API would still be under way at its first answer.
+      await insertActiveGrants(first.server, 300, at(11, 0), at(11, 30));
+    } finally {
+      await first.close();
+    }
+
+    clock.set(at(11, 40)); // down from 11:00 to 11:40; every grant ended at 11:30
+    const server = await createLatchServer({ dataDir, config: parseConfig(TEST_CONFIG), clock, logger: pino({ level: 'silent' }), accessTtlS: 400 * 24 * 3600 });
+    cleanups.push(() => server.close());
+    const port = await freePort();
+    const listening = server.listen('127.0.0.1', port);
+    const client = new TestClient(`http://127.0.0.1:${port}`, alice.token, 'alice');
+    // Knock until the port opens: the very first answer must already see every grant expired.
+    let firstAnswer;
+    for (const deadline = Date.now() + 30_000; ; ) {
+      try {
+        firstAnswer = await client.get('/v1/grants?scope=mine&state=active&limit=500');
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+    expect(firstAnswer.status).toBe(200);
+    expect(firstAnswer.body.items).toEqual([]);
+    expect((await client.get(`/v1/grants/${grantId}/credential`)).status).toBe(409);
+    await listening;
+    const ended = await eventually('grant ended', async () => (await client.get(`/v1/grants/${grantId}`)).body, (g) => g.state === 'ended');
+    expect(ended).toMatchObject({ endReason: 'expired', endedAt: iso(at(11, 40)) });
+  });
 });
 
 describe('B14: SQLite "database is locked" under concurrent writers', () => {
@@ -159,25 +228,7 @@ describe('B14: SQLite "database is locked" under concurrent writers', () => {
     expect(busy.rows[0]?.timeout).toBeGreaterThanOrEqual(5000);
 
     // 200 active grants, all ending at 09:10.
-    const policyJson = JSON.stringify(policyFor(h.server.config.current, 'demo-pass', 'read'));
-    const ids = Array.from({ length: 200 }, (_, i) => String(i).padStart(10, '0'));
-    await h.server.store.write(async (tx) => {
-      for (const n of ids) {
-        const request: RequestsTable = {
-          id: `req_bulk${n}`, kind: 'access', state: 'approved', requester: 'alice', resource: 'demo-pass', role: 'read', duration_ms: 10 * MIN,
-          reason: REASON, start_at: null, break_glass: 0, public_key: null, created_at: T0, request_expires_at: T0 + 24 * H, decided_at: T0,
-          decided_by: 'bob', decision_comment: null, policy_json: policyJson, grant_id: `gr_bulk${n}`, idempotency_key: null,
-        };
-        const grant: GrantsTable = {
-          id: `gr_bulk${n}`, request_id: request.id, user_name: 'alice', resource: 'demo-pass', role: 'read', connector: 'pass', state: 'active',
-          end_reason: null, duration_ms: 10 * MIN, start_at: null, activated_at: T0, expires_at: T0 + 10 * MIN, ended_at: null, failure_reason: null,
-          extensions_used: 0, break_glass: 0, policy_json: policyJson, public_key: null, target_json: '{}', credential_enc: null,
-          revoke_attempts: 0, next_revoke_at: null, last_revoke_error: null, revoke_due_at: null,
-        };
-        await tx.insertInto('requests').values(request).execute();
-        await tx.insertInto('grants').values(grant).execute();
-      }
-    });
+    await insertActiveGrants(h.server, 200, T0, T0 + 10 * MIN);
     h.server.scheduler.poke();
 
     // 20 pending requests to approve.

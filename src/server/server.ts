@@ -92,6 +92,7 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
   const lifecycle = new Lifecycle({ store, config: () => config.current, clock, connectors, bus, sealer: keys.sealer, log, connectorTimeoutMs: opts.connectorTimeoutMs, revokeBackoff: opts.revokeBackoff });
   const scheduler = new Scheduler(lifecycle, clock, log);
   lifecycle.onScheduleChange = () => scheduler.poke();
+  lifecycle.onOverdue = () => scheduler.kick();
   const streams = new Streams(store.db, bus, { heartbeatMs: opts.heartbeatMs ?? 15_000 });
   tokens.onDeviceRevoked = (deviceId) => streams.closeDevice(deviceId);
   await syncConfigMembers(store, config.current, clock.now());
@@ -185,11 +186,13 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
   return {
     app, store, config, lifecycle, scheduler, tokens, bus, streams, keys, clock, log, bootstrap,
     async listen(host, port) {
+      await lifecycle.resume();
+      // Overdue work first, before the API answers: a grant whose end passed while the server was
+      // down is expired (its credential gone) before anyone can read it (B11). The sweep only
+      // moves states; the connector revokes it queues run on while the API answers (B07).
+      await scheduler.start();
       const url = await app.listen({ host, port });
       started = true;
-      await lifecycle.resume();
-      // Overdue work first (expiries missed while down), while the API already answers (B07, B11).
-      void scheduler.start();
       return url;
     },
     async reloadConfig() {

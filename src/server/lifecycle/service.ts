@@ -67,6 +67,8 @@ export class Lifecycle {
   private readonly backoff: { firstMs: number; maxMs: number };
   /** Called whenever due times may have changed (the scheduler re-arms). */
   onScheduleChange: () => void = () => undefined;
+  /** Called when a caller meets an item already past its due time that no sweep has handled yet: run due work now. */
+  onOverdue: () => void = () => undefined;
 
   constructor(private readonly d: LifecycleDeps) {
     this.timeoutMs = d.connectorTimeoutMs ?? 60_000;
@@ -250,6 +252,11 @@ export class Lifecycle {
         const verb = row.state === 'approved' ? 'approved' : row.state === 'denied' ? 'denied' : row.state === 'cancelled' ? 'cancelled' : 'timed out';
         const who = row.decided_by && row.state !== 'timed_out' ? ` by ${row.decided_by}` : '';
         throw new ApiError(409, 'already_resolved', `this request was already ${verb}${who}`, { state: row.state, decidedBy: row.decided_by, decidedAt: row.decided_at === null ? null : new Date(Number(row.decided_at)).toISOString() });
+      }
+      if (Number(row.request_expires_at) <= c.now) {
+        // Its approve-by deadline passed before the sweep closed it (B11): too late to decide.
+        this.onOverdue();
+        throw new ApiError(409, 'already_resolved', `this request timed out at ${new Date(Number(row.request_expires_at)).toISOString()} (no decision before its approve-by deadline); the requester can ask again`, { state: 'timed_out' });
       }
       const policy = policyOf(row);
       if (!mayReview(user, row.requester, policy)) {
@@ -492,6 +499,7 @@ export class Lifecycle {
     if (!grant || !this.canSeeGrant(user, grant)) throw notFound(`grant ${id}`);
     if (grant.user_name !== user.name) throw new ApiError(403, 'forbidden', 'only the grantee can ask to extend a grant');
     if (grant.state !== 'active') throw new ApiError(409, 'invalid_state', `only an active grant can be extended; this one is ${grant.state}`, { state: grant.state });
+    this.refuseIfPastEnd(grant, this.d.clock.now());
     const policy = policyOf(grant);
     const by = parseDuration(body.by);
     if (by === null) throw new ApiError(400, 'validation_failed', `"${body.by}" is not a duration; write it like 30m or 1h`, { field: 'by' });
@@ -535,8 +543,9 @@ export class Lifecycle {
   private async applyExtension(c: TxContext, req: RequestsTable): Promise<void> {
     const grant = req.grant_id ? await this.loadGrant(c.tx, req.grant_id) : undefined;
     if (!grant || grant.state !== 'active' || grant.expires_at === null) throw new ApiError(409, 'invalid_state', 'the grant has already ended; nothing to extend');
+    this.refuseIfPastEnd(grant, c.now);
     const expiresAt = Number(grant.expires_at) + Number(req.duration_ms);
-    await c.tx.updateTable('grants').set({ expires_at: expiresAt, extensions_used: grant.extensions_used + 1 }).where('id', '=', grant.id).where('state', '=', 'active').execute();
+    await c.tx.updateTable('grants').set({ expires_at: expiresAt, extensions_used: grant.extensions_used + 1 }).where('id', '=', grant.id).where('state', '=', 'active').where('expires_at', '>', c.now).execute();
     await c.emit({
       type: 'grant.extended', actor: req.decided_by ?? null, requestId: req.id, grantId: grant.id, audience: await this.grantAudience(c.tx, grant),
       data: { user: grant.user_name, resource: grant.resource, role: grant.role, byMs: Number(req.duration_ms), expiresAt: new Date(expiresAt).toISOString() },
@@ -551,6 +560,17 @@ export class Lifecycle {
         await this.d.store.write((tx) => tx.updateTable('grants').set({ credential_enc: sealed }).where('id', '=', grant.id).where('state', '=', 'active').execute());
       });
     }
+  }
+
+  /**
+   * An active grant whose end has passed is ended, whether or not the sweep has revoked it yet (a
+   * late timer, or the moments after a restart: FIELD-CASES B11). It is refused like an ended
+   * grant, and the sweep is told to revoke it now.
+   */
+  private refuseIfPastEnd(row: GrantsTable, now: number): void {
+    if (row.expires_at === null || Number(row.expires_at) > now) return;
+    this.onOverdue();
+    throw new ApiError(409, 'invalid_state', `this grant expired at ${new Date(Number(row.expires_at)).toISOString()} and is being revoked; request access again`, { state: row.state, endReason: 'expired' });
   }
 
   async getGrant(user: Principal, id: string): Promise<GrantView> {
@@ -575,6 +595,7 @@ export class Lifecycle {
     if (row.state !== 'active' || row.credential_enc === null || row.expires_at === null) {
       throw new ApiError(409, 'invalid_state', row.state === 'provisioning' || row.state === 'scheduled' ? `the grant is ${row.state}; its credential is ready once it is active` : 'the grant is not active; its credential is gone', { state: row.state });
     }
+    this.refuseIfPastEnd(row, this.d.clock.now());
     return { grantId: id, expiresAt: new Date(Number(row.expires_at)).toISOString(), credential: JSON.parse(this.d.sealer.open(row.credential_enc, row.id)) as Record<string, unknown> };
   }
 

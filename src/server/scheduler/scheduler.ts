@@ -50,6 +50,19 @@ export class Scheduler {
     void this.arm();
   }
 
+  /**
+   * Something is already overdue (a request met it before the timer fired, e.g. after the clock
+   * jumped): run due work now. A timer armed for that same moment would not be re-armed by poke.
+   */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    void this.tick();
+  }
+
   get nextAt(): number | null {
     return this.armedFor;
   }
