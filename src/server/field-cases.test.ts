@@ -2,11 +2,10 @@
  * FIELD-CASES.md, server side: each case's scenario as a test, one describe per case, through the
  * real server on loopback with a ManualClock.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -211,8 +210,21 @@ describe('B11: expiry missed while the server was down', () => {
   });
 });
 
+const BIN = resolve('dist/src/cli/main.js');
+interface AdminRun { code: number; stdout: string; stderr: string }
+
+/** The built `latch admin --data-dir DIR …`, as an operator runs it on the server host. */
+function latchAdmin(dataDir: string, ...args: string[]): Promise<AdminRun> {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` before vitest (\`npm test\` does)`);
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, 'admin', '--data-dir', dataDir, ...args], { env: { ...process.env, LATCH_HOME: join(dataDir, 'operator-home'), LATCH_KEYCHAIN: 'off' }, timeout: 30_000 }, (err, stdout, stderr) => {
+      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
 describe('B14: SQLite "database is locked" under concurrent writers', () => {
-  it('the expiry sweep, 20 parallel approvals and another process writing at once: no 5xx, no SQLITE_BUSY, all persisted', async () => {
+  it('the expiry sweep, 20 parallel approvals and `latch admin user add` in other processes at once: no 5xx, no SQLITE_BUSY, all persisted', async () => {
     const T0 = at(9, 0);
     const clock = new ManualClock(T0);
     const users = Array.from({ length: 20 }, (_, i) => `u${String(i + 1).padStart(2, '0')}`);
@@ -240,57 +252,50 @@ describe('B14: SQLite "database is locked" under concurrent writers', () => {
     }
     const bob = await h.as('bob');
 
-    // Another process (as `latch admin` would be) writing to the same file in short transactions.
-    const script = `
-      const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
-      const db = new Database(${JSON.stringify(h.server.store.file)});
-      db.pragma('busy_timeout = 5000');
-      const mode = db.pragma('journal_mode', { simple: true });
-      const addUser = db.prepare("insert into users (name, admin, created_at) values (?, 0, ?)");
-      const addGroup = db.prepare("insert into user_groups (user_name, group_name, source) values (?, 'eng', 'cli')");
-      process.stdout.write('ready ' + mode + '\\n');
-      let n = 0;
-      for (let i = 0; i < 60; i++) {
-        db.prepare('begin immediate').run();
-        addUser.run('ext' + i, Date.now());
-        addGroup.run('ext' + i);
-        const until = Date.now() + 5; while (Date.now() < until) {} // hold the write lock a little
-        db.prepare('commit').run();
-        n++;
-        const pause = Date.now() + 5; while (Date.now() < pause) {}
+    // The other writer: the real `latch admin --data-dir` CLI, each run its own process, in three
+    // lanes back to back from before the sweep starts until after it has ended.
+    let stop = false;
+    let next = 0;
+    const runs: (AdminRun & { user: string; start: number; end: number })[] = [];
+    const lane = async () => {
+      while (!stop) {
+        const user = `ext${String(next++).padStart(3, '0')}`;
+        const start = Date.now();
+        const r = await latchAdmin(h.dataDir, 'user', 'add', user, '--group', 'eng', '--json');
+        runs.push({ ...r, user, start, end: Date.now() });
       }
-      process.stdout.write('done ' + n + '\\n');
-    `;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await eventually('the other process is ready', async () => out, (o) => o.includes('ready') || err !== '', 10_000);
-    expect(out).toContain('ready wal');
+    };
+    const lanes = Promise.all([lane(), lane(), lane()]);
+    await eventually('the CLI has added a user', async () => runs.length, (n) => n > 0, 30_000);
 
-    // All at once: the sweep (the scheduler's timer fires), the approvals, the other writer.
+    // All at once: the sweep (the scheduler's timer fires), the approvals, the CLI.
+    const sweepStart = Date.now();
     const approvals = Promise.all(pending.map((id) => bob.post(`/v1/requests/${id}/approve`, {})));
     clock.advance(10 * MIN);
     const answers = await approvals;
-    const code = await exited;
-
-    expect(err).toBe('');
-    expect(code).toBe(0);
-    expect(out).toContain('done 60');
-    for (const a of answers) {
-      expect(a.status, JSON.stringify(a.body)).toBe(200);
-      expect(JSON.stringify(a.body)).not.toMatch(/SQLITE_BUSY|locked/i);
-      expect(a.body.state).toBe('approved');
-    }
     await eventually(
       'the sweep ends all 200 grants',
       async () => Number((await db.selectFrom('grants').select((eb) => eb.fn.countAll<number>().as('n')).where('id', 'like', 'gr_bulk%').where('state', '=', 'ended').executeTakeFirst())?.n),
       (n) => n === 200,
       20_000,
     );
+    const sweepEnd = Date.now();
+    stop = true;
+    await lanes;
     await h.settle();
+
+    // The CLI wrote while the sweep ran, and never failed.
+    expect(runs.some((r) => r.start < sweepEnd && r.end > sweepStart)).toBe(true);
+    for (const r of runs) {
+      expect(r.stderr, r.user).toBe('');
+      expect(r.code, r.user).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ user: r.user, code: expect.any(String) });
+    }
+    for (const a of answers) {
+      expect(a.status, JSON.stringify(a.body)).toBe(200);
+      expect(JSON.stringify(a.body)).not.toMatch(/SQLITE_BUSY|locked/i);
+      expect(a.body.state).toBe('approved');
+    }
 
     const approved = await db.selectFrom('requests').select(['id', 'state', 'grant_id']).where('id', 'in', pending).execute();
     expect(approved).toHaveLength(20);
@@ -300,8 +305,9 @@ describe('B14: SQLite "database is locked" under concurrent writers', () => {
     }
     const bulk = await db.selectFrom('grants').select(['state', 'end_reason']).where('id', 'like', 'gr_bulk%').execute();
     expect(bulk.every((g) => g.state === 'ended' && g.end_reason === 'expired')).toBe(true);
-    const ext = await db.selectFrom('users').select('name').where('name', 'like', 'ext%').execute();
-    expect(ext).toHaveLength(60);
+    // Every user the CLI said it added is there, in its group.
+    const ext = await db.selectFrom('user_groups').select('user_name').where('user_name', 'like', 'ext%').where('group_name', '=', 'eng').execute();
+    expect(ext.map((r) => r.user_name).sort()).toEqual(runs.map((r) => r.user).sort());
     // The audit chain is still whole after all that interleaving.
     const admin = await h.as('admin');
     const audit = (await admin.get('/v1/audit?limit=1000')).body.items as { id: number; hash: string; prevHash: string }[];
