@@ -165,8 +165,8 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
       app.get('/healthz', async () => ({ ok: true }));
       app.get('/readyz', async (_req, reply) => {
         const db = await sql`select 1 as ok`.execute(store.db).then(() => true, () => false);
-        const ready = db && started && !closing;
-        return reply.status(ready ? 200 : 503).send({ ok: ready, store: db, scheduler: started, closing });
+        const ready = db && started && scheduler.started && !closing;
+        return reply.status(ready ? 200 : 503).send({ ok: ready, store: db, scheduler: scheduler.started, closing });
       });
       app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
       app.get('/.well-known/jwks.json', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send({ keys: [keys.passPublicJwk] }));

@@ -63,6 +63,11 @@ export class Scheduler {
     void this.tick();
   }
 
+  /** Whether the scheduler is started (and not stopped): what /readyz reports. */
+  get started(): boolean {
+    return !this.stopped;
+  }
+
   get nextAt(): number | null {
     return this.armedFor;
   }
