@@ -188,11 +188,12 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
     async listen(host, port) {
       await lifecycle.resume();
       // Overdue work first, before the API answers: a grant whose end passed while the server was
-      // down is expired (its credential gone) before anyone can read it (B11). The sweep only
-      // moves states; the connector revokes it queues run on while the API answers (B07).
-      await scheduler.start();
+      // down is expired (its credential gone) before anyone can read it (B11). Its connector
+      // revoke comes with the scheduler's first sweep, while the API answers (B07).
+      await lifecycle.expireOverdue();
       const url = await app.listen({ host, port });
       started = true;
+      void scheduler.start();
       return url;
     },
     async reloadConfig() {

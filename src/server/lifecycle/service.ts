@@ -686,8 +686,35 @@ export class Lifecycle {
 
   /** Handles everything due now: timeouts, activations, expiries and revoke retries. Returns how many. */
   async runDue(): Promise<number> {
-    const db = this.d.store.db;
     const now = this.d.clock.now();
+    let handled = await this.advanceDue(now, (id) => this.queueRevoke(id));
+    for (const row of await this.d.store.db.selectFrom('grants').select('id').where('state', 'in', ['revoking', 'failed']).where('next_revoke_at', '<=', now).limit(1000).execute()) {
+      this.queueRevoke(row.id);
+      handled++;
+    }
+    return handled;
+  }
+
+  /**
+   * On start, before the API answers: every overdue request is timed out, every overdue scheduled
+   * grant sent to provisioning and every expired grant marked revoking with its credential wiped,
+   * so nothing overdue is ever served (B11). The connector revokes, the slow part, are left to the
+   * scheduler's first sweep, which runs while the API answers (B07).
+   */
+  async expireOverdue(): Promise<number> {
+    const now = this.d.clock.now();
+    let total = 0;
+    // Each pass takes up to 1000 of a kind; what it handled is no longer selected by the next.
+    for (;;) {
+      const n = await this.advanceDue(now, () => undefined);
+      if (n === 0) return total;
+      total += n;
+    }
+  }
+
+  /** The state changes of everything due at `now`; `revoking` is told of each grant that expired. */
+  private async advanceDue(now: number, revoking: (id: string) => void): Promise<number> {
+    const db = this.d.store.db;
     let handled = 0;
     // Let HTTP requests in between items, so a large sweep at start never starves the API (B07).
     const yieldToIo = () => new Promise((r) => setImmediate(r));
@@ -716,13 +743,9 @@ export class Lifecycle {
         await c.emit({ type: 'grant.revoking', actor: null, requestId: row.request_id, grantId: row.id, audience: await this.grantAudience(c.tx, row), data: { user: row.user_name, resource: row.resource, role: row.role, reason: 'expired' } });
         await this.closeExtensions(c, row.id);
       });
-      this.queueRevoke(row.id);
+      revoking(row.id);
       handled++;
       await yieldToIo();
-    }
-    for (const row of await db.selectFrom('grants').select('id').where('state', 'in', ['revoking', 'failed']).where('next_revoke_at', '<=', now).limit(1000).execute()) {
-      this.queueRevoke(row.id);
-      handled++;
     }
     return handled;
   }
