@@ -216,6 +216,51 @@ describe('request → review → grant → credential → end', { timeout: 90_00
   });
 });
 
+describe('extend, and --json of each decision', { timeout: 90_000 }, () => {
+  it('extend --by 30m --reason asks for more time; once approved the same grant ends 30 min later', async () => {
+    const r = json<{ id: string; state: string }>(await latch(home('alice'), 'request', 'demo-pass', '--role', 'read', '--for', '30m', '--reason', 'INC-6000 run the migration', '--json'));
+    const approved = json<{ id: string; state: string; grantId: string }>(await latch(home('bob'), 'approve', r.id, '--json'));
+    expect(approved).toMatchObject({ id: r.id, state: 'approved', grantId: expect.stringMatching(/^gr_/) });
+    const grant = await until('an active grant', async () =>
+      json<{ id: string; state: string; expiresAt: string }[]>(await latch(home('alice'), 'grants', '--json')).find((g) => g.id === approved.grantId && g.state === 'active'));
+
+    const asked = await latch(home('alice'), 'extend', grant.id, '--by', '30m', '--reason', 'the migration is still running');
+    expect(asked.code, asked.stderr).toBe(0);
+    const extId = new RegExp(`^extension (req_\\w+) of grant ${grant.id} pending: waiting for 1 approval from group:sre$`, 'm').exec(asked.stdout)?.[1];
+    expect(extId, asked.stdout).toBeDefined();
+    expect(asked.stdout).toContain(`next: an approver runs \`latch approve ${extId}\``);
+
+    const extApproved = json<{ id: string; state: string; kind: string }>(await latch(home('bob'), 'approve', extId!, '--comment', 'ok, 30 more', '--json'));
+    expect(extApproved).toMatchObject({ id: extId, state: 'approved', kind: 'extension' });
+    const after = json<{ id: string; state: string; expiresAt: string }[]>(await latch(home('alice'), 'grants', '--json')).find((g) => g.id === grant.id);
+    expect(after?.state).toBe('active');
+    expect(Date.parse(after!.expiresAt) - Date.parse(grant.expiresAt)).toBe(30 * 60_000);
+
+    // extend --json is the extension request; deny --json the denied one; end --json the grant.
+    const second = json<{ id: string; state: string; kind: string; grantId: string }>(await latch(home('alice'), 'extend', grant.id, '--by', '15m', '--reason', 'and a little more', '--json'));
+    expect(second).toMatchObject({ id: expect.stringMatching(/^req_/), state: 'pending', kind: 'extension', grantId: grant.id });
+    const denied = json<{ id: string; state: string; decidedBy: string }>(await latch(home('carol'), 'deny', second.id, '--comment', 'enough for today', '--json'));
+    expect(denied).toMatchObject({ id: second.id, state: 'denied', decidedBy: 'carol' });
+    const ended = json<{ id: string; state: string; endReason: string }>(await latch(home('alice'), 'end', grant.id, '--json'));
+    expect(ended).toMatchObject({ id: grant.id, state: 'ended', endReason: 'ended_by_user' });
+  });
+
+  it('request --wait exits 2 when nobody decides within the approve-by window', async () => {
+    const short = await startHarness({ config: DEMO.replace('approveWithin: 24h', 'approveWithin: 2s') });
+    try {
+      await login('alice-t', short);
+      const r = await latch(home('alice-t'), 'request', 'demo-pass', '--role', 'read', '--reason', 'INC-7000 nobody is around', '--wait');
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^latch: request req_\w+ timed out: nobody decided it before \S+$/m);
+      const j = await latch(home('alice-t'), 'request', 'demo-pass', '--role', 'read', '--reason', 'INC-7001 still nobody around', '--wait', '--json');
+      expect(j.code).toBe(2);
+      expect(JSON.parse(j.stdout)).toMatchObject({ id: expect.stringMatching(/^req_/), state: 'timed_out', grant: null });
+    } finally {
+      await short.close();
+    }
+  });
+});
+
 describe('errors say what to do, in one line', { timeout: 90_000 }, () => {
   it('a duration that is not one, or over the maximum, names the maximum', async () => {
     failsWith(await latch(home('alice'), 'request', 'demo-pass', '--role', 'read', '--for', 'soon', '--reason', 'INC-5000 check things'), /"soon" is not a duration.*at most 1h/);

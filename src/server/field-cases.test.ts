@@ -2,11 +2,10 @@
  * FIELD-CASES.md, server side: each case's scenario as a test, one describe per case, through the
  * real server on loopback with a ManualClock.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,10 +13,12 @@ import { ManualClock } from '../shared/clock.js';
 import { policyFor } from '../shared/policy.js';
 import type { RequestState } from '../shared/states.js';
 import { newCodeFor } from './auth/identity.js';
+import { parseConfig } from './config/load.js';
 import { createLatchServer, type LatchServer } from './server.js';
 import type { GrantsTable, RequestsTable } from './store/schema.js';
 import { FakeConnector } from './test-support/fake-connector.js';
 import { TEST_CONFIG, TestClient, startHarness, type Harness } from './test-support/harness.js';
+import { freePort } from './test-support/net.js';
 import { openEvents } from './test-support/sse-client.js';
 
 const MIN = 60_000;
@@ -77,6 +78,30 @@ async function metric(url: string, name: string): Promise<number> {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   if (!m) throw new Error(`no metric ${name}`);
   return Number(m[1]);
+}
+
+/** `count` active demo-pass/read grants of alice's, written straight to the store (bulk set-up). */
+async function insertActiveGrants(server: LatchServer, count: number, activatedAt: number, expiresAt: number): Promise<string[]> {
+  const policyJson = JSON.stringify(policyFor(server.config.current, 'demo-pass', 'read'));
+  const ids = Array.from({ length: count }, (_, i) => String(i).padStart(10, '0'));
+  await server.store.write(async (tx) => {
+    for (const n of ids) {
+      const request: RequestsTable = {
+        id: `req_bulk${n}`, kind: 'access', state: 'approved', requester: 'alice', resource: 'demo-pass', role: 'read', duration_ms: expiresAt - activatedAt,
+        reason: REASON, start_at: null, break_glass: 0, public_key: null, created_at: activatedAt, request_expires_at: activatedAt + 24 * H, decided_at: activatedAt,
+        decided_by: 'bob', decision_comment: null, policy_json: policyJson, grant_id: `gr_bulk${n}`, idempotency_key: null,
+      };
+      const grant: GrantsTable = {
+        id: `gr_bulk${n}`, request_id: request.id, user_name: 'alice', resource: 'demo-pass', role: 'read', connector: 'pass', state: 'active',
+        end_reason: null, duration_ms: expiresAt - activatedAt, start_at: null, activated_at: activatedAt, expires_at: expiresAt, ended_at: null, failure_reason: null,
+        extensions_used: 0, break_glass: 0, policy_json: policyJson, public_key: null, target_json: '{}', credential_enc: null,
+        revoke_attempts: 0, next_revoke_at: null, last_revoke_error: null, revoke_due_at: null,
+      };
+      await tx.insertInto('requests').values(request).execute();
+      await tx.insertInto('grants').values(grant).execute();
+    }
+  });
+  return ids.map((n) => `gr_bulk${n}`);
 }
 
 describe('B11: expiry missed while the server was down', () => {
@@ -140,10 +165,66 @@ describe('B11: expiry missed while the server was down', () => {
     await eventually('grant ended once the sweeper runs', async () => (await alice.get(`/v1/grants/${grantId}`)).body.state, (s) => s === 'ended');
     expect(await metric(h.url, 'latch_oldest_overdue_grant_seconds')).toBe(0);
   });
+
+  it('a server started with overdue grants answers no API request before it has expired them', async () => {
+    const clock = new ManualClock(at(11, 0));
+    const dataDir = tempDir();
+    const first = await startHarness({ clock, dataDir }); // TEST_CONFIG: demo-pass behind the pass connector
+    let alice: TestClient;
+    let grantId: string;
+    try {
+      alice = await first.as('alice');
+      const r = await alice.post('/v1/requests', { resource: 'demo-pass', role: 'read', duration: '30m', reason: REASON });
+      grantId = (await (await first.as('bob')).post(`/v1/requests/${r.body.id}/approve`, {})).body.grantId;
+      await first.settle();
+      expect((await alice.get(`/v1/grants/${grantId}/credential`)).status).toBe(200);
+      // Enough others that a sweep running alongside the API would still be under way at its first answer.
+      await insertActiveGrants(first.server, 300, at(11, 0), at(11, 30));
+    } finally {
+      await first.close();
+    }
+
+    clock.set(at(11, 40)); // down from 11:00 to 11:40; every grant ended at 11:30
+    const server = await createLatchServer({ dataDir, config: parseConfig(TEST_CONFIG), clock, logger: pino({ level: 'silent' }), accessTtlS: 400 * 24 * 3600 });
+    cleanups.push(() => server.close());
+    const port = await freePort();
+    const listening = server.listen('127.0.0.1', port);
+    const client = new TestClient(`http://127.0.0.1:${port}`, alice.token, 'alice');
+    // Knock until the port opens: the very first answer must already see every grant expired.
+    let firstAnswer;
+    for (const deadline = Date.now() + 30_000; ; ) {
+      try {
+        firstAnswer = await client.get('/v1/grants?scope=mine&state=active&limit=500');
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+    expect(firstAnswer.status).toBe(200);
+    expect(firstAnswer.body.items).toEqual([]);
+    expect((await client.get(`/v1/grants/${grantId}/credential`)).status).toBe(409);
+    await listening;
+    const ended = await eventually('grant ended', async () => (await client.get(`/v1/grants/${grantId}`)).body, (g) => g.state === 'ended');
+    expect(ended).toMatchObject({ endReason: 'expired', endedAt: iso(at(11, 40)) });
+  });
 });
 
+const BIN = resolve('dist/src/cli/main.js');
+interface AdminRun { code: number; stdout: string; stderr: string }
+
+/** The built `latch admin --data-dir DIR …`, as an operator runs it on the server host. */
+function latchAdmin(dataDir: string, ...args: string[]): Promise<AdminRun> {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` before vitest (\`npm test\` does)`);
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, 'admin', '--data-dir', dataDir, ...args], { env: { ...process.env, LATCH_HOME: join(dataDir, 'operator-home'), LATCH_KEYCHAIN: 'off' }, timeout: 30_000 }, (err, stdout, stderr) => {
+      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
 describe('B14: SQLite "database is locked" under concurrent writers', () => {
-  it('the expiry sweep, 20 parallel approvals and another process writing at once: no 5xx, no SQLITE_BUSY, all persisted', async () => {
+  it('the expiry sweep, 20 parallel approvals and `latch admin user add` in other processes at once: no 5xx, no SQLITE_BUSY, all persisted', async () => {
     const T0 = at(9, 0);
     const clock = new ManualClock(T0);
     const users = Array.from({ length: 20 }, (_, i) => `u${String(i + 1).padStart(2, '0')}`);
@@ -159,25 +240,7 @@ describe('B14: SQLite "database is locked" under concurrent writers', () => {
     expect(busy.rows[0]?.timeout).toBeGreaterThanOrEqual(5000);
 
     // 200 active grants, all ending at 09:10.
-    const policyJson = JSON.stringify(policyFor(h.server.config.current, 'demo-pass', 'read'));
-    const ids = Array.from({ length: 200 }, (_, i) => String(i).padStart(10, '0'));
-    await h.server.store.write(async (tx) => {
-      for (const n of ids) {
-        const request: RequestsTable = {
-          id: `req_bulk${n}`, kind: 'access', state: 'approved', requester: 'alice', resource: 'demo-pass', role: 'read', duration_ms: 10 * MIN,
-          reason: REASON, start_at: null, break_glass: 0, public_key: null, created_at: T0, request_expires_at: T0 + 24 * H, decided_at: T0,
-          decided_by: 'bob', decision_comment: null, policy_json: policyJson, grant_id: `gr_bulk${n}`, idempotency_key: null,
-        };
-        const grant: GrantsTable = {
-          id: `gr_bulk${n}`, request_id: request.id, user_name: 'alice', resource: 'demo-pass', role: 'read', connector: 'pass', state: 'active',
-          end_reason: null, duration_ms: 10 * MIN, start_at: null, activated_at: T0, expires_at: T0 + 10 * MIN, ended_at: null, failure_reason: null,
-          extensions_used: 0, break_glass: 0, policy_json: policyJson, public_key: null, target_json: '{}', credential_enc: null,
-          revoke_attempts: 0, next_revoke_at: null, last_revoke_error: null, revoke_due_at: null,
-        };
-        await tx.insertInto('requests').values(request).execute();
-        await tx.insertInto('grants').values(grant).execute();
-      }
-    });
+    await insertActiveGrants(h.server, 200, T0, T0 + 10 * MIN);
     h.server.scheduler.poke();
 
     // 20 pending requests to approve.
@@ -189,57 +252,50 @@ describe('B14: SQLite "database is locked" under concurrent writers', () => {
     }
     const bob = await h.as('bob');
 
-    // Another process (as `latch admin` would be) writing to the same file in short transactions.
-    const script = `
-      const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
-      const db = new Database(${JSON.stringify(h.server.store.file)});
-      db.pragma('busy_timeout = 5000');
-      const mode = db.pragma('journal_mode', { simple: true });
-      const addUser = db.prepare("insert into users (name, admin, created_at) values (?, 0, ?)");
-      const addGroup = db.prepare("insert into user_groups (user_name, group_name, source) values (?, 'eng', 'cli')");
-      process.stdout.write('ready ' + mode + '\\n');
-      let n = 0;
-      for (let i = 0; i < 60; i++) {
-        db.prepare('begin immediate').run();
-        addUser.run('ext' + i, Date.now());
-        addGroup.run('ext' + i);
-        const until = Date.now() + 5; while (Date.now() < until) {} // hold the write lock a little
-        db.prepare('commit').run();
-        n++;
-        const pause = Date.now() + 5; while (Date.now() < pause) {}
+    // The other writer: the real `latch admin --data-dir` CLI, each run its own process, in three
+    // lanes back to back from before the sweep starts until after it has ended.
+    let stop = false;
+    let next = 0;
+    const runs: (AdminRun & { user: string; start: number; end: number })[] = [];
+    const lane = async () => {
+      while (!stop) {
+        const user = `ext${String(next++).padStart(3, '0')}`;
+        const start = Date.now();
+        const r = await latchAdmin(h.dataDir, 'user', 'add', user, '--group', 'eng', '--json');
+        runs.push({ ...r, user, start, end: Date.now() });
       }
-      process.stdout.write('done ' + n + '\\n');
-    `;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await eventually('the other process is ready', async () => out, (o) => o.includes('ready') || err !== '', 10_000);
-    expect(out).toContain('ready wal');
+    };
+    const lanes = Promise.all([lane(), lane(), lane()]);
+    await eventually('the CLI has added a user', async () => runs.length, (n) => n > 0, 30_000);
 
-    // All at once: the sweep (the scheduler's timer fires), the approvals, the other writer.
+    // All at once: the sweep (the scheduler's timer fires), the approvals, the CLI.
+    const sweepStart = Date.now();
     const approvals = Promise.all(pending.map((id) => bob.post(`/v1/requests/${id}/approve`, {})));
     clock.advance(10 * MIN);
     const answers = await approvals;
-    const code = await exited;
-
-    expect(err).toBe('');
-    expect(code).toBe(0);
-    expect(out).toContain('done 60');
-    for (const a of answers) {
-      expect(a.status, JSON.stringify(a.body)).toBe(200);
-      expect(JSON.stringify(a.body)).not.toMatch(/SQLITE_BUSY|locked/i);
-      expect(a.body.state).toBe('approved');
-    }
     await eventually(
       'the sweep ends all 200 grants',
       async () => Number((await db.selectFrom('grants').select((eb) => eb.fn.countAll<number>().as('n')).where('id', 'like', 'gr_bulk%').where('state', '=', 'ended').executeTakeFirst())?.n),
       (n) => n === 200,
       20_000,
     );
+    const sweepEnd = Date.now();
+    stop = true;
+    await lanes;
     await h.settle();
+
+    // The CLI wrote while the sweep ran, and never failed.
+    expect(runs.some((r) => r.start < sweepEnd && r.end > sweepStart)).toBe(true);
+    for (const r of runs) {
+      expect(r.stderr, r.user).toBe('');
+      expect(r.code, r.user).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ user: r.user, code: expect.any(String) });
+    }
+    for (const a of answers) {
+      expect(a.status, JSON.stringify(a.body)).toBe(200);
+      expect(JSON.stringify(a.body)).not.toMatch(/SQLITE_BUSY|locked/i);
+      expect(a.body.state).toBe('approved');
+    }
 
     const approved = await db.selectFrom('requests').select(['id', 'state', 'grant_id']).where('id', 'in', pending).execute();
     expect(approved).toHaveLength(20);
@@ -249,8 +305,9 @@ describe('B14: SQLite "database is locked" under concurrent writers', () => {
     }
     const bulk = await db.selectFrom('grants').select(['state', 'end_reason']).where('id', 'like', 'gr_bulk%').execute();
     expect(bulk.every((g) => g.state === 'ended' && g.end_reason === 'expired')).toBe(true);
-    const ext = await db.selectFrom('users').select('name').where('name', 'like', 'ext%').execute();
-    expect(ext).toHaveLength(60);
+    // Every user the CLI said it added is there, in its group.
+    const ext = await db.selectFrom('user_groups').select('user_name').where('user_name', 'like', 'ext%').where('group_name', '=', 'eng').execute();
+    expect(ext.map((r) => r.user_name).sort()).toEqual(runs.map((r) => r.user).sort());
     // The audit chain is still whole after all that interleaving.
     const admin = await h.as('admin');
     const audit = (await admin.get('/v1/audit?limit=1000')).body.items as { id: number; hash: string; prevHash: string }[];

@@ -8,7 +8,8 @@ import type { LatchConfig } from '../shared/config.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { addUser, bootstrapAdmin, listPrincipals, loadPrincipal, newCodeFor, syncConfigMembers } from './auth/identity.js';
 import { Tokens, ACCESS_TTL_S } from './auth/tokens.js';
-import { ConfigHolder, loadConfigFile } from './config/load.js';
+import { connectorProblems } from './config/connector-check.js';
+import { ConfigHolder, checkGivenConfig, loadConfigFile } from './config/load.js';
 import { builtInConnectors } from './connectors/registry.js';
 import type { Connector } from './connectors/types.js';
 import { EventBus } from './events/bus.js';
@@ -62,27 +63,26 @@ export interface LatchServer {
   close(): Promise<void>;
 }
 
-export function checkConnectors(config: LatchConfig, connectors: ReadonlyMap<string, Connector>): void {
-  for (const [name, resource] of Object.entries(config.resources)) {
-    const connector = connectors.get(resource.connector);
-    if (!connector) throw new Error(`resource ${name}: unknown connector "${resource.connector}" (this server has: ${[...connectors.keys()].join(', ')})`);
-    connector.checkConfig(resource.config, name, Object.keys(resource.roles));
-  }
-}
-
 export async function createLatchServer(opts: ServerOptions): Promise<LatchServer> {
   const clock = opts.clock ?? systemClock;
   const log = opts.logger ?? pino({ level: process.env.LATCH_LOG_LEVEL ?? 'info', redact: ['req.headers.authorization', '*.password', '*.token', '*.refreshToken', '*.code'] });
-  const initial = opts.configFile ? loadConfigFile(opts.configFile) : (opts.config ?? { groups: {}, resources: {}, policies: [] });
-  const config = new ConfigHolder(opts.configFile ?? null, initial);
+  // A file the schema refuses is refused before the data dir is touched; the connectors' checks
+  // need the keys, so they run below, on a second read.
+  if (opts.configFile) loadConfigFile(opts.configFile);
   const store = await openStore(opts.dataDir);
   const keys = await loadKeys(opts.dataDir);
   const issuer = opts.publicUrl ?? 'latch';
   const connectors = new Map<string, Connector>();
   for (const c of [...builtInConnectors({ dataDir: opts.dataDir, keys, issuer, log }), ...(opts.extraConnectors?.(keys) ?? [])]) connectors.set(c.kind, c);
+  // The connectors check their resources' config as part of loading it, at start and on every
+  // reload, so their problems are refused with the file and line like any other.
+  const check = (c: LatchConfig) => connectorProblems(c, connectors);
+  let config: ConfigHolder;
   try {
-    checkConnectors(config.current, connectors);
+    const initial = opts.configFile ? loadConfigFile(opts.configFile, check) : checkGivenConfig(opts.config ?? { groups: {}, resources: {}, policies: [] }, check);
+    config = new ConfigHolder(opts.configFile ?? null, initial, check);
   } catch (err) {
+    for (const c of connectors.values()) await c.close?.();
     await store.close();
     throw err;
   }
@@ -92,6 +92,7 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
   const lifecycle = new Lifecycle({ store, config: () => config.current, clock, connectors, bus, sealer: keys.sealer, log, connectorTimeoutMs: opts.connectorTimeoutMs, revokeBackoff: opts.revokeBackoff });
   const scheduler = new Scheduler(lifecycle, clock, log);
   lifecycle.onScheduleChange = () => scheduler.poke();
+  lifecycle.onOverdue = () => scheduler.kick();
   const streams = new Streams(store.db, bus, { heartbeatMs: opts.heartbeatMs ?? 15_000 });
   tokens.onDeviceRevoked = (deviceId) => streams.closeDevice(deviceId);
   await syncConfigMembers(store, config.current, clock.now());
@@ -164,8 +165,8 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
       app.get('/healthz', async () => ({ ok: true }));
       app.get('/readyz', async (_req, reply) => {
         const db = await sql`select 1 as ok`.execute(store.db).then(() => true, () => false);
-        const ready = db && started && !closing;
-        return reply.status(ready ? 200 : 503).send({ ok: ready, store: db, scheduler: started, closing });
+        const ready = db && started && scheduler.started && !closing;
+        return reply.status(ready ? 200 : 503).send({ ok: ready, store: db, scheduler: scheduler.started, closing });
       });
       app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
       app.get('/.well-known/jwks.json', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send({ keys: [keys.passPublicJwk] }));
@@ -185,22 +186,27 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
   return {
     app, store, config, lifecycle, scheduler, tokens, bus, streams, keys, clock, log, bootstrap,
     async listen(host, port) {
+      await lifecycle.resume();
+      // Overdue work first, before the API answers: a grant whose end passed while the server was
+      // down is expired (its credential gone) before anyone can read it (B11). Its connector
+      // revoke comes with the scheduler's first sweep, while the API answers (B07).
+      await lifecycle.expireOverdue();
       const url = await app.listen({ host, port });
       started = true;
-      await lifecycle.resume();
-      // Overdue work first (expiries missed while down), while the API already answers (B07, B11).
       void scheduler.start();
       return url;
     },
     async reloadConfig() {
-      const result = config.reload();
-      if (!result.ok) return result;
+      // Everything that can refuse the file runs before the switch, so a refused reload leaves
+      // the running configuration (and the group members it brought) exactly as they were.
+      const next = config.read();
+      if (!next.ok) return next;
       try {
-        checkConnectors(config.current, connectors);
-        await syncConfigMembers(store, config.current, clock.now());
+        await syncConfigMembers(store, next.config, clock.now());
       } catch (err) {
         return { ok: false, error: err as Error };
       }
+      config.use(next.config);
       await lifecycle.commitEvent({ type: 'config.reloaded', actor: null, audience: { users: [] }, data: { file: opts.configFile ?? null } });
       return { ok: true };
     },

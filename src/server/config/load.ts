@@ -28,14 +28,26 @@ export class ConfigError extends Error {
   }
 }
 
+/** A problem found beyond the schema (a connector's check of a resource's config): its key path and what is wrong. */
+export interface ConfigCheck {
+  path: readonly (string | number)[];
+  message: string;
+}
+
+/** Checks a schema-valid config further (the server's connectors); returns every problem, or none. */
+export type ConfigChecker = (config: LatchConfig) => ConfigCheck[];
+
 /** `FILE:LINE:COL: path: message`, the form editors and terminals turn into links. */
 function formatProblem(file: string, p: ConfigProblem): string {
   const where = p.line === null ? file : `${file}:${p.line}:${p.column ?? 1}`;
   return `${where}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
 }
 
-/** Parses and validates configuration text. An empty file (or only comments) is an empty config. */
-export function parseConfig(text: string, file = '<config>'): LatchConfig {
+/**
+ * Parses and validates configuration text, then runs `check` (the connectors' checks) on it, so
+ * its problems get a line too. An empty file (or only comments) is an empty config.
+ */
+export function parseConfig(text: string, file = '<config>', check?: ConfigChecker): LatchConfig {
   const lineCounter = new LineCounter();
   // prettyErrors would append a multi-line excerpt to each message; we want one line per problem.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -61,7 +73,11 @@ export function parseConfig(text: string, file = '<config>'): LatchConfig {
   }
 
   const result = configSchema.safeParse(data);
-  if (result.success) return result.data;
+  if (result.success) {
+    const checks = check?.(result.data) ?? [];
+    if (checks.length === 0) return result.data;
+    throw new ConfigError(file, checks.map((c) => ({ path: c.path.join('.'), ...position(locate(doc, c.path, true).node?.range?.[0]), message: c.message })));
+  }
   const problems = result.error.issues.flatMap((issue) => describeIssue(doc, issue));
   throw new ConfigError(
     file,
@@ -69,15 +85,22 @@ export function parseConfig(text: string, file = '<config>'): LatchConfig {
   );
 }
 
-/** Reads and validates a config file. */
-export function loadConfigFile(file: string): LatchConfig {
+/** A config given as an object (tests, embedding): `check` runs as on a file, without lines to report. */
+export function checkGivenConfig(config: LatchConfig, check: ConfigChecker, file = '<config>'): LatchConfig {
+  const checks = check(config);
+  if (checks.length > 0) throw new ConfigError(file, checks.map((c) => ({ path: c.path.join('.'), line: null, column: null, message: c.message })));
+  return config;
+}
+
+/** Reads and validates a config file (and runs `check` on it, see parseConfig). */
+export function loadConfigFile(file: string, check?: ConfigChecker): LatchConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [{ path: '', line: null, column: null, message: readFailure(err) }]);
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, check);
 }
 
 function readFailure(err: unknown): string {
@@ -157,8 +180,9 @@ export type ReloadResult = { ok: true } | { ok: false; error: ConfigError };
 export type ConfigListener = (config: LatchConfig) => void;
 
 /**
- * The running server's configuration. A reload swaps it only when the new file is valid, so a
- * typo saved mid-edit never takes policies away from a running server.
+ * The running server's configuration. A reload swaps it only when the new file is valid, the
+ * checks (the connectors') included, so a typo saved mid-edit never takes policies away from a
+ * running server.
  */
 export class ConfigHolder {
   #config: LatchConfig;
@@ -167,6 +191,7 @@ export class ConfigHolder {
   constructor(
     readonly file: string | null,
     initial: LatchConfig,
+    private readonly check?: ConfigChecker,
   ) {
     this.#config = initial;
   }
@@ -175,22 +200,33 @@ export class ConfigHolder {
     return this.#config;
   }
 
-  /**
-   * Re-reads the file. On success swaps the config and tells every listener; a listener that
-   * throws does not stop the others, and the failures are rethrown together afterwards.
-   */
-  reload(): ReloadResult {
+  /** Re-reads and checks the file without switching to it (see `use`). */
+  read(): { ok: true; config: LatchConfig } | { ok: false; error: ConfigError } {
     if (this.file === null) {
       const message = 'the server was started without a config file, so there is nothing to reload';
       return { ok: false, error: new ConfigError('<config>', [{ path: '', line: null, column: null, message }]) };
     }
-    let next: LatchConfig;
     try {
-      next = loadConfigFile(this.file);
+      return { ok: true, config: loadConfigFile(this.file, this.check) };
     } catch (err) {
       if (err instanceof ConfigError) return { ok: false, error: err };
       throw err;
     }
+  }
+
+  /** Re-reads the file and, when it is valid, switches to it (see `use`). */
+  reload(): ReloadResult {
+    const next = this.read();
+    if (!next.ok) return next;
+    this.use(next.config);
+    return { ok: true };
+  }
+
+  /**
+   * Switches to `next` (from `read`) and tells every listener; a listener that throws does not
+   * stop the others, and the failures are rethrown together afterwards.
+   */
+  use(next: LatchConfig): void {
     this.#config = next;
     const failures: unknown[] = [];
     // A copy, so a listener may unsubscribe while being called.
@@ -202,7 +238,6 @@ export class ConfigHolder {
       }
     }
     if (failures.length > 0) throw new AggregateError(failures, 'a config change listener failed');
-    return { ok: true };
   }
 
   /** Calls `listener` after each successful reload; returns the function that unsubscribes. */

@@ -495,3 +495,96 @@ describe('visibility', () => {
     expect(JSON.stringify(after.body)).not.toContain(cred.body.credential.token);
   });
 });
+
+/**
+ * Time that moves without the scheduler's timer firing (a late timer, or the first moments after
+ * a restart: FIELD-CASES B11). `late` shifts what the server reads as now; the timers, armed on the
+ * ManualClock underneath, stay where they were, so no sweep runs unless something asks for one.
+ */
+class LateTimerClock extends ManualClock {
+  late = 0;
+  override now(): number {
+    return super.now() + this.late;
+  }
+}
+
+/** Polls (real time) until `ok`, for work the server starts on its own. */
+async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(v)})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('past its end, before the sweep (B11)', () => {
+  let late: LateTimerClock;
+  beforeEach(async () => {
+    await h.close();
+    late = new LateTimerClock(T0);
+    clock = late;
+    h = await startHarness({ clock: late });
+  });
+
+  it('the credential of a grant 10 min past its end is refused as expired, and the grant is revoked at once', async () => {
+    const { alice, grant } = await activeGrant('30m');
+    expect((await alice.get(`/v1/grants/${grant.id}/credential`)).status).toBe(200);
+
+    late.late = 40 * MIN;
+    expect((await alice.get(`/v1/grants/${grant.id}`)).body.state).toBe('active'); // nothing has swept it
+    const cred = await alice.get(`/v1/grants/${grant.id}/credential`);
+    expect(cred.status).toBe(409);
+    expect(cred.body.error).toMatchObject({ code: 'invalid_state', message: expect.stringMatching(/expired at .*request access again/) });
+    expect(JSON.stringify(cred.body)).not.toMatch(/token|password/i);
+
+    const ended = await eventually('grant revoked after the refused read', async () => (await alice.get(`/v1/grants/${grant.id}`)).body, (g) => g.state === 'ended');
+    expect(ended).toMatchObject({ endReason: 'expired', expiresAt: iso(T0 + 30 * MIN), endedAt: iso(T0 + 40 * MIN) });
+  });
+
+  it('an extension that needs no approval cannot revive a grant past its end', async () => {
+    // demo-pass/write: two approvals, extensions without approval.
+    const alice = await h.as('alice');
+    const created = await request(alice, { resource: 'demo-pass', role: 'write', duration: '30m' });
+    await (await h.as('bob')).post(`/v1/requests/${created.body.id}/approve`, {});
+    const approved = await (await h.as('carol')).post(`/v1/requests/${created.body.id}/approve`, {});
+    expect(approved.body.state).toBe('approved');
+    await h.settle();
+    expect((await alice.get(`/v1/grants/${approved.body.grantId}`)).body.state).toBe('active');
+
+    late.late = 40 * MIN;
+    const ext = await alice.post(`/v1/grants/${approved.body.grantId}/extend`, { by: '30m', reason: 'the migration is still running' });
+    expect(ext.status).toBe(409);
+    expect(ext.body.error.message).toMatch(/expired at/);
+
+    const ended = await eventually('grant revoked after the refused extension', async () => (await alice.get(`/v1/grants/${approved.body.grantId}`)).body, (g) => g.state === 'ended');
+    expect(ended).toMatchObject({ endReason: 'expired', expiresAt: iso(T0 + 30 * MIN), extensionsUsed: 0 });
+    const requests = (await alice.get('/v1/requests?scope=mine')).body.items as { kind: string }[];
+    expect(requests.filter((r) => r.kind === 'extension')).toEqual([]);
+  });
+
+  it('an extension approved after the grant ended is refused and moves nothing', async () => {
+    const { alice, bob, grant } = await activeGrant('30m');
+    const ext = await alice.post(`/v1/grants/${grant.id}/extend`, { by: '15m', reason: 'the migration is still running' });
+    expect(ext.body.state).toBe('pending');
+
+    late.late = 31 * MIN;
+    const approve = await bob.post(`/v1/requests/${ext.body.id}/approve`, {});
+    expect(approve.status).toBe(409);
+    const ended = await eventually('grant revoked after the refused approval', async () => (await alice.get(`/v1/grants/${grant.id}`)).body, (g) => g.state === 'ended');
+    expect(ended).toMatchObject({ endReason: 'expired', expiresAt: iso(T0 + 30 * MIN) });
+  });
+
+  it('a request past its approve-by deadline cannot be approved, and times out at once', async () => {
+    const alice = await h.as('alice');
+    const bob = await h.as('bob');
+    const created = await request(alice, { resource: 'demo-pass', role: 'read' });
+    late.late = 24 * H;
+    const approve = await bob.post(`/v1/requests/${created.body.id}/approve`, {});
+    expect(approve.status).toBe(409);
+    expect(approve.body.error).toMatchObject({ code: 'already_resolved', message: expect.stringMatching(/timed out/) });
+    const r = await eventually('request timed out', async () => (await alice.get(`/v1/requests/${created.body.id}`)).body, (v) => v.state !== 'pending');
+    expect(r).toMatchObject({ state: 'timed_out', grantId: null });
+  });
+});

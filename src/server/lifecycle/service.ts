@@ -77,6 +77,8 @@ export class Lifecycle {
   private readonly backoff: { firstMs: number; maxMs: number };
   /** Called whenever due times may have changed (the scheduler re-arms). */
   onScheduleChange: () => void = () => undefined;
+  /** Called when a caller meets an item already past its due time that no sweep has handled yet: run due work now. */
+  onOverdue: () => void = () => undefined;
 
   constructor(private readonly d: LifecycleDeps) {
     this.timeoutMs = d.connectorTimeoutMs ?? 60_000;
@@ -265,6 +267,11 @@ export class Lifecycle {
         const verb = row.state === 'approved' ? 'approved' : row.state === 'denied' ? 'denied' : row.state === 'cancelled' ? 'cancelled' : 'timed out';
         const who = row.decided_by && row.state !== 'timed_out' ? ` by ${row.decided_by}` : '';
         throw new ApiError(409, 'already_resolved', `this request was already ${verb}${who}`, { state: row.state, decidedBy: row.decided_by, decidedAt: row.decided_at === null ? null : new Date(Number(row.decided_at)).toISOString() });
+      }
+      if (Number(row.request_expires_at) <= c.now) {
+        // Its approve-by deadline passed before the sweep closed it (B11): too late to decide.
+        this.onOverdue();
+        throw new ApiError(409, 'already_resolved', `this request timed out at ${new Date(Number(row.request_expires_at)).toISOString()} (no decision before its approve-by deadline); the requester can ask again`, { state: 'timed_out' });
       }
       const policy = policyOf(row);
       if (!mayReview(user, row.requester, policy)) {
@@ -512,6 +519,7 @@ export class Lifecycle {
     if (!grant || !this.canSeeGrant(user, grant)) throw notFound(`grant ${id}`);
     if (grant.user_name !== user.name) throw new ApiError(403, 'forbidden', 'only the grantee can ask to extend a grant');
     if (grant.state !== 'active') throw new ApiError(409, 'invalid_state', `only an active grant can be extended; this one is ${grant.state}`, { state: grant.state });
+    this.refuseIfPastEnd(grant, this.d.clock.now());
     const policy = policyOf(grant);
     const by = parseDuration(body.by);
     if (by === null) throw new ApiError(400, 'validation_failed', `"${body.by}" is not a duration; write it like 30m or 1h`, { field: 'by' });
@@ -555,8 +563,9 @@ export class Lifecycle {
   private async applyExtension(c: TxContext, req: RequestsTable): Promise<void> {
     const grant = req.grant_id ? await this.loadGrant(c.tx, req.grant_id) : undefined;
     if (!grant || grant.state !== 'active' || grant.expires_at === null) throw new ApiError(409, 'invalid_state', 'the grant has already ended; nothing to extend');
+    this.refuseIfPastEnd(grant, c.now);
     const expiresAt = Number(grant.expires_at) + Number(req.duration_ms);
-    await c.tx.updateTable('grants').set({ expires_at: expiresAt, extensions_used: grant.extensions_used + 1 }).where('id', '=', grant.id).where('state', '=', 'active').execute();
+    await c.tx.updateTable('grants').set({ expires_at: expiresAt, extensions_used: grant.extensions_used + 1 }).where('id', '=', grant.id).where('state', '=', 'active').where('expires_at', '>', c.now).execute();
     await c.emit({
       type: 'grant.extended', actor: req.decided_by ?? null, requestId: req.id, grantId: grant.id, audience: await this.grantAudience(c.tx, grant),
       data: { user: grant.user_name, resource: grant.resource, role: grant.role, byMs: Number(req.duration_ms), expiresAt: new Date(expiresAt).toISOString() },
@@ -571,6 +580,17 @@ export class Lifecycle {
         await this.d.store.write((tx) => tx.updateTable('grants').set({ credential_enc: sealed }).where('id', '=', grant.id).where('state', '=', 'active').execute());
       });
     }
+  }
+
+  /**
+   * An active grant whose end has passed is ended, whether or not the sweep has revoked it yet (a
+   * late timer, or the moments after a restart: FIELD-CASES B11). It is refused like an ended
+   * grant, and the sweep is told to revoke it now.
+   */
+  private refuseIfPastEnd(row: GrantsTable, now: number): void {
+    if (row.expires_at === null || Number(row.expires_at) > now) return;
+    this.onOverdue();
+    throw new ApiError(409, 'invalid_state', `this grant expired at ${new Date(Number(row.expires_at)).toISOString()} and is being revoked; request access again`, { state: row.state, endReason: 'expired' });
   }
 
   async getGrant(user: Principal, id: string): Promise<GrantView> {
@@ -595,6 +615,7 @@ export class Lifecycle {
     if (row.state !== 'active' || row.credential_enc === null || row.expires_at === null) {
       throw new ApiError(409, 'invalid_state', row.state === 'provisioning' || row.state === 'scheduled' ? `the grant is ${row.state}; its credential is ready once it is active` : 'the grant is not active; its credential is gone', { state: row.state });
     }
+    this.refuseIfPastEnd(row, this.d.clock.now());
     return { grantId: id, expiresAt: new Date(Number(row.expires_at)).toISOString(), credential: JSON.parse(this.d.sealer.open(row.credential_enc, row.id)) as Record<string, unknown> };
   }
 
@@ -696,8 +717,35 @@ export class Lifecycle {
 
   /** Handles everything due now: timeouts, activations, expiries and revoke retries. Returns how many. */
   async runDue(): Promise<number> {
-    const db = this.d.store.db;
     const now = this.d.clock.now();
+    let handled = await this.advanceDue(now, (row) => this.queueRevoke(row));
+    for (const row of await this.d.store.db.selectFrom('grants').select(['id', 'resource']).where('state', 'in', ['revoking', 'failed']).where('next_revoke_at', '<=', now).limit(1000).execute()) {
+      this.queueRevoke(row);
+      handled++;
+    }
+    return handled;
+  }
+
+  /**
+   * On start, before the API answers: every overdue request is timed out, every overdue scheduled
+   * grant sent to provisioning and every expired grant marked revoking with its credential wiped,
+   * so nothing overdue is ever served (B11). The connector revokes, the slow part, are left to the
+   * scheduler's first sweep, which runs while the API answers (B07).
+   */
+  async expireOverdue(): Promise<number> {
+    const now = this.d.clock.now();
+    let total = 0;
+    // Each pass takes up to 1000 of a kind; what it handled is no longer selected by the next.
+    for (;;) {
+      const n = await this.advanceDue(now, () => undefined);
+      if (n === 0) return total;
+      total += n;
+    }
+  }
+
+  /** The state changes of everything due at `now`; `revoking` is told of each grant that expired. */
+  private async advanceDue(now: number, revoking: (grant: Pick<GrantsTable, 'id' | 'resource'>) => void): Promise<number> {
+    const db = this.d.store.db;
     let handled = 0;
     // Let HTTP requests in between items, so a large sweep at start never starves the API (B07).
     const yieldToIo = () => new Promise((r) => setImmediate(r));
@@ -727,13 +775,9 @@ export class Lifecycle {
         await c.emit({ type: 'grant.revoking', actor: null, requestId: row.request_id, grantId: row.id, audience: await this.grantAudience(c.tx, row), data: { user: row.user_name, resource: row.resource, role: row.role, reason: 'expired' } });
         await this.closeExtensions(c, row.id);
       });
-      this.queueRevoke(row);
+      revoking(row);
       handled++;
       await yieldToIo();
-    }
-    for (const row of await db.selectFrom('grants').select(['id', 'resource']).where('state', 'in', ['revoking', 'failed']).where('next_revoke_at', '<=', now).limit(1000).execute()) {
-      this.queueRevoke(row);
-      handled++;
     }
     return handled;
   }

@@ -50,6 +50,24 @@ export class Scheduler {
     void this.arm();
   }
 
+  /**
+   * Something is already overdue (a request met it before the timer fired, e.g. after the clock
+   * jumped): run due work now. A timer armed for that same moment would not be re-armed by poke.
+   */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    void this.tick();
+  }
+
+  /** Whether the scheduler is started (and not stopped): what /readyz reports. */
+  get started(): boolean {
+    return !this.stopped;
+  }
+
   get nextAt(): number | null {
     return this.armedFor;
   }
