@@ -43,10 +43,16 @@ if (args.includes('--open')) {
   }
 }
 
-let stopping = false;
+// A second Ctrl-C quits at once. One Ctrl-C can arrive twice, though: the terminal signals the
+// whole foreground group, and `npm start` (scripts/demo.mjs) also passes it on; within a second
+// it is the same one, and the clean-up (keychain entries, temp data) goes on.
+let stoppingAt: number | null = null;
 const stop = () => {
-  if (stopping) process.exit(130);
-  stopping = true;
+  if (stoppingAt !== null) {
+    if (Date.now() - stoppingAt > 1_000) process.exit(130);
+    return;
+  }
+  stoppingAt = Date.now();
   console.log('stopping…');
   harness.close().then(
     () => process.exit(0),
