@@ -372,6 +372,70 @@ describe.each([
   });
 });
 
+describe('expiry warnings that are already due', () => {
+  it('starting the app 3 min before the end (5 min lead): one warning at once, then one end', async () => {
+    const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));
+    const h = await timedHarness(time);
+    try {
+      const first = track(await agentFor(h, 'alice', { clock: time.device, stream: { heartbeatMs: 3_600_000 } }));
+      const id = value(await first.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-600 starts inside the warning' })).id;
+      await (await h.as('bob')).post(`/v1/requests/${id}/approve`, {});
+      await settle(h, first);
+      await until('active', () => grantOf(first, (g) => g.requestId === id)?.state === 'active');
+      const g = grantOf(first, (x) => x.requestId === id)!;
+      expect(g.expiresAt).toBe('2026-01-05T10:30:00.000Z');
+
+      // The app is closed until 10:27.
+      const rig = track(await first.relaunch());
+      time.advance(27 * MIN);
+      await h.settle();
+      await rig.agent.start();
+      await until('ready', () => rig.agent.snapshot().phase === 'ready');
+      await settle(h, rig);
+      const warned = rig.notifier.shown('expiring_soon');
+      expect(warned).toHaveLength(1);
+      expect(warned[0]!.intent).toMatchObject({ grantId: g.id, body: 'Your access ends at 10:30 UTC (in 3m). Extend it if you need more time.' });
+
+      // Each evaluation on the way (the 1 s tick, a resync) is no reason to warn again; the end comes once.
+      await run(time, 2 * MIN, 15_000, h, rig);
+      rig.agent.resume();
+      await settle(h, rig);
+      await run(time, 2 * MIN, 15_000, h, rig);
+      expect(rig.notifier.shown().map((x) => x.intent.kind)).toEqual(['expiring_soon', 'ended']);
+      expect(rig.notifier.shown('ended')[0]!.intent).toMatchObject({ grantId: g.id, reason: 'expired' });
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await h.close();
+    }
+  });
+
+  it('raising the lead time past now warns at once, once', async () => {
+    const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));
+    const h = await timedHarness(time);
+    try {
+      const rig = track(await agentFor(h, 'alice', { clock: time.device, stream: { heartbeatMs: 3_600_000 } }));
+      const id = value(await rig.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-601 a longer lead' })).id;
+      await (await h.as('bob')).post(`/v1/requests/${id}/approve`, {});
+      await settle(h, rig);
+      await until('active', () => grantOf(rig, (g) => g.requestId === id)?.state === 'active');
+      await run(time, 22 * MIN, 60_000, h, rig); // 10:22, 8 min left
+      expect(rig.notifier.shown('expiring_soon')).toEqual([]);
+
+      value(await rig.agent.updateSettings({ expiryWarningLeadMs: 10 * MIN }));
+      const warned = rig.notifier.shown('expiring_soon');
+      expect(warned).toHaveLength(1);
+      expect(warned[0]!.intent.body).toBe('Your access ends at 10:30 UTC (in 8m). Extend it if you need more time.');
+      expect(warned[0]!.at).toBe(time.now());
+
+      await run(time, 10 * MIN, 30_000, h, rig);
+      expect(rig.notifier.shown().filter((x) => x.intent.kind !== 'decided').map((x) => x.intent.kind)).toEqual(['expiring_soon', 'ended']);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await h.close();
+    }
+  });
+});
+
 describe('B28: a hidden window; notifications from the agent’s own timer', () => {
   it('3 grants, one ending at +20 min: the warning and the end come on time, at most one token refresh, the shown window is right at once', async () => {
     const time = new TestTime(Date.UTC(2026, 0, 5, 9, 0, 0));

@@ -122,6 +122,8 @@ export class Agent implements DesktopApi {
   private staleSince: number | null = null;
   private notices: Notice[] = [];
   private noticeSeq = 0;
+  /** The lead time the current view's expiry warnings were judged with (the setting can change between two views). */
+  private judgedLeadMs: number;
   /** Intent ids shown: each occurrence once, whatever path (timer, event, refetch) finds it. */
   private readonly shown = new Set<string>();
   private readonly listeners = new Set<(s: DesktopSnapshot) => void>();
@@ -146,6 +148,7 @@ export class Agent implements DesktopApi {
     this.report = deps.onError ?? ((err, context) => console.error(`latch: ${context}:`, err instanceof Error ? err.message : err));
     this.clipboardClearMs = deps.timing?.clipboardClearMs ?? CLIPBOARD_CLEAR_MS;
     this.serverUrl = this.settings.get().serverUrl;
+    this.judgedLeadMs = this.settings.get().expiryWarningLeadMs;
     this.connection = { state: 'offline', since: this.clock.now(), detail: null };
     this.scheduler = new CountdownScheduler({
       clock: this.clock,
@@ -159,7 +162,8 @@ export class Agent implements DesktopApi {
     if (this.settings.resetNotice) this.notices = [this.notice('settings_reset', 'warning', this.settings.resetNotice.message)];
     this.off.push(
       this.settings.onChange((next, prev) => {
-        if (next.expiryWarningLeadMs !== prev.expiryWarningLeadMs) this.rearm();
+        // A new lead time may put a warning time in the past: judged now, not at the next deadline.
+        if (next.expiryWarningLeadMs !== prev.expiryWarningLeadMs) this.evaluate();
         this.publish();
       }),
       this.keychain.onStatus(() => this.publish()),
@@ -710,12 +714,14 @@ export class Agent implements DesktopApi {
     const prev = this.view;
     const next: AgentView = { loaded, at: Math.max(prev.at, this.serverNow()), data };
     this.view = next;
+    const settings = this.settings.get();
     if (s) {
-      this.deliver(changeIntents(prev, next, s.me, this.settings.get(), this.format));
+      this.deliver(changeIntents(prev, next, s.me, settings, this.format, this.judgedLeadMs));
       if (prev.loaded) for (const g of grantsEnded(prev, next)) this.forgetSecrets(s, g);
       this.cacheCredentials(s);
       this.settleSshKeys(s);
     }
+    this.judgedLeadMs = settings.expiryWarningLeadMs;
     this.rearm();
     this.publish();
   }

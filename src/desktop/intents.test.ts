@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventView } from '../shared/api.js';
 import { DEFAULT_SETTINGS, type Settings } from '../shared/settings.js';
 import { changeIntents, eventIntents, type NotificationIntent, type NotifierCommand } from './intents.js';
-import { grantView, isoAt, requestView, USERS, viewAt } from './test-support/fixtures.js';
+import { grantView, isoAt, MIN, requestView, USERS, viewAt } from './test-support/fixtures.js';
 
 const settings: Settings = { ...DEFAULT_SETTINGS };
 const shows = (cmds: NotifierCommand[]): NotificationIntent[] => cmds.flatMap((c) => (c.type === 'show' ? [c.intent] : []));
@@ -135,6 +135,30 @@ describe('expiring_soon and ended', () => {
   it('does not warn about a grant shorter than the lead time', () => {
     const short = grantView({ id: 'gr_g3', activatedAt: isoAt(10), expiresAt: isoAt(13), durationMs: 3 * 60_000 });
     expect(changeIntents(viewAt(0), viewAt(10, { grants: [short] }), 'alice', settings)).toEqual([]);
+  });
+
+  it('the first load finds a grant inside its warning window: one warning now, then the end once', () => {
+    const first = shows(changeIntents(viewAt(57, {}, false), viewAt(57, { grants: [g] }), 'alice', settings));
+    expect(first).toEqual([expect.objectContaining({ kind: 'expiring_soon', id: `expiring_soon:gr_g1:${Date.parse(isoAt(60))}`, body: 'Your access ends at 11:00 UTC (in 3m). Extend it if you need more time.' })]);
+    expect(changeIntents(viewAt(57, { grants: [g] }), viewAt(58, { grants: [g] }), 'alice', settings)).toEqual([]);
+    // A refetch (resync) of the same grant is no news either.
+    expect(changeIntents(viewAt(58, { grants: [g] }), viewAt(58, { grants: [{ ...g }] }), 'alice', settings)).toEqual([]);
+    expect(shows(changeIntents(viewAt(58, { grants: [g] }), viewAt(60, { grants: [g] }), 'alice', settings)).map((i) => i.kind)).toEqual(['ended']);
+    // Outside the window, ended already, or shorter than the lead time: nothing from the first load.
+    expect(changeIntents(viewAt(30, {}, false), viewAt(30, { grants: [g] }), 'alice', settings)).toEqual([]);
+    expect(changeIntents(viewAt(61, {}, false), viewAt(61, { grants: [g] }), 'alice', settings)).toEqual([]);
+    const short = grantView({ id: 'gr_g3', activatedAt: isoAt(10), expiresAt: isoAt(13), durationMs: 3 * MIN });
+    expect(changeIntents(viewAt(11, {}, false), viewAt(11, { grants: [short] }), 'alice', settings)).toEqual([]);
+  });
+
+  it('a lead time raised past now warns at once, once', () => {
+    const tenMinutes = { ...settings, expiryWarningLeadMs: 10 * MIN };
+    // At 10:52 under a 5 min lead nothing was due; under 10 min the warning time (10:50) has passed.
+    const raised = changeIntents(viewAt(52, { grants: [g] }), viewAt(52, { grants: [g] }), 'alice', tenMinutes, undefined, 5 * MIN);
+    expect(shows(raised)).toEqual([expect.objectContaining({ kind: 'expiring_soon', grantId: 'gr_g1', body: expect.stringContaining('(in 8m)') })]);
+    expect(changeIntents(viewAt(52, { grants: [g] }), viewAt(53, { grants: [g] }), 'alice', tenMinutes)).toEqual([]);
+    // Lowered back while warned: no second warning, no withdrawal.
+    expect(changeIntents(viewAt(53, { grants: [g] }), viewAt(53, { grants: [g] }), 'alice', settings, undefined, 10 * MIN)).toEqual([]);
   });
 
   it('after an extension: the old warning is withdrawn and a new one comes for the new end', () => {
