@@ -630,6 +630,91 @@ describe('B43: the stream dies silently', () => {
   });
 });
 
+describe('resume from sleep or unlock: one full refetch', () => {
+  it('the server cannot resume the stream: the lists are refetched once, the missed changes are told once, the ended grant leaves the keychain', async () => {
+    const h = await startHarness({ heartbeatMs: 200 });
+    const tcp = await startTcpProxy(h.url);
+    const proxy = await startHttpProxy(tcp.url);
+    try {
+      const alice = track(await agentFor(h, 'alice', { clock: systemClock, stream: { heartbeatMs: 200, offlineAfterMs: 1_500 } }, proxy.url));
+      const bob = await h.as('bob');
+      const first = value(await alice.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-440 before the sleep' })).id;
+      await bob.post(`/v1/requests/${first}/approve`, {});
+      await until('active with its credential', () => {
+        const g = grantOf(alice, (x) => x.requestId === first);
+        return g?.state === 'active' && alice.ring.items.has(accounts.grant(g.id));
+      });
+      const g1 = grantOf(alice, (x) => x.requestId === first)!;
+      const second = value(await alice.agent.requestAccess({ resource: 'pg-prod', role: 'readonly', duration: '30m', reason: 'INC-441 decided during the sleep' })).id;
+      await alice.agent.idle();
+      expect(alice.notifier.shown().map((x) => x.intent.kind)).toEqual(['decided']);
+
+      // Asleep: the stream hears nothing while bob approves the second and an admin ends the first.
+      tcp.blackhole();
+      await until('not live', () => alice.agent.snapshot().connection.state !== 'live', 3_000);
+      expect((await bob.post(`/v1/requests/${second}/approve`, {})).status).toBe(200);
+      expect((await (await h.as('admin')).post(`/v1/grants/${g1.id}/end`)).status).toBe(200);
+      await h.settle();
+
+      // On waking the server does not know the position the stream resumes from (restored from a backup).
+      const resyncs: string[] = [];
+      alice.streams.at(-1)!.onResync((r) => resyncs.push(r.reason));
+      const listsBefore = proxy.count('GET', '/v1/grants');
+      tcp.restore();
+      proxy.setRequestHeader((r) => r.path === '/v1/events', 'last-event-id', '999999999999', 1);
+      alice.agent.resume();
+      await until('told about both changes', () => alice.notifier.shown().length === 3, 10_000);
+      await until('live', () => alice.agent.snapshot().connection.state === 'live');
+      await new Promise((r) => setTimeout(r, 400));
+      await alice.agent.idle();
+
+      expect(resyncs).toEqual(['unknown_last_event_id']);
+      expect(proxy.count('GET', '/v1/grants') - listsBefore).toBe(1);
+      const snap = alice.agent.snapshot();
+      expect(snap.requests.find((r) => r.id === second)).toMatchObject({ state: 'approved', decidedBy: 'bob' });
+      expect(snap.grants.find((g) => g.id === g1.id)).toMatchObject({ state: 'ended', endReason: 'revoked_by_admin' });
+      const g2 = snap.grants.find((g) => g.requestId === second)!;
+      expect(g2.state).toBe('active');
+      const told = alice.notifier.shown().map((x) => x.intent);
+      expect(told.map((i) => `${i.kind}:${i.kind === 'decided' ? i.requestId : i.kind === 'ended' ? i.grantId : ''}`).sort())
+        .toEqual([`decided:${first}`, `decided:${second}`, `ended:${g1.id}`].sort());
+      expect(told.find((i) => i.kind === 'ended')).toMatchObject({ reason: 'revoked_by_admin' });
+      expect(alice.ring.items.has(accounts.grant(g1.id))).toBe(false);
+      await until("the new grant's credential kept", () => alice.ring.items.has(accounts.grant(g2.id)));
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await proxy.close();
+      await tcp.close();
+      await h.close();
+    }
+  });
+
+  it('with a stream the server resumes: still one refetch, and nothing told twice', async () => {
+    const h = await startHarness({ heartbeatMs: 200 });
+    const proxy = await startHttpProxy(h.url);
+    try {
+      const bob = track(await agentFor(h, 'bob', { clock: systemClock, stream: { heartbeatMs: 200 } }, proxy.url));
+      const id = await request(await h.as('alice'), 'demo-pass', 'read', 'INC-442 waiting for bob');
+      await until('the approval notification', () => bob.notifier.shown('approval_needed').length === 1);
+      await bob.agent.idle();
+      const listsBefore = proxy.count('GET', '/v1/requests');
+      bob.agent.resume();
+      await until('a refetch', () => proxy.count('GET', '/v1/requests') > listsBefore);
+      await until('live', () => bob.agent.snapshot().connection.state === 'live');
+      await new Promise((r) => setTimeout(r, 400));
+      await bob.agent.idle();
+      // The two lists of one refetch (mine and to review).
+      expect(proxy.count('GET', '/v1/requests') - listsBefore).toBe(2);
+      expect(bob.notifier.shown().map((x) => x.intent.kind)).toEqual(['approval_needed']);
+      expect(awaiting(bob).map((r) => r.id)).toEqual([id]);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await proxy.close();
+      await h.close();
+    }
+  });
+});
+
 describe('offline', () => {
   it('keeps the last state, marked stale; counts down; ends the grant on time; actions say the server is out of reach', async () => {
     const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));

@@ -204,13 +204,18 @@ export class Agent implements DesktopApi {
 
   /**
    * The OS reported a resume from sleep or a screen unlock (Electron's powerMonitor): reconnect the
-   * stream now and recompute every countdown. Without it the 1 s tick notices the jump anyway.
+   * stream now, recompute every countdown, and refetch everything once the stream is live again —
+   * the events replayed say what changed, but only the lists settle what a fetch lost while
+   * asleep left unknown, and the keychain sweep goes with them. One refetch: when the server cannot
+   * resume and asks for a resync, that is the same one. Without this call the 1 s tick notices the
+   * jump anyway.
    */
   resume(): void {
     const s = this.session;
     if (s) {
       // Connections pooled before the sleep are likely dead too (B43).
       s.client.close();
+      s.needsReload = true;
       s.events.reconnectNow();
     }
     this.scheduler.resume();
@@ -592,14 +597,16 @@ export class Agent implements DesktopApi {
       try {
         do {
           s.reloadAgain = false;
-          // An entity fetch started before this one must not land after it with older data.
+          // This fetch is the one owed: the stream going live next asks for no other (a failure asks again).
+          s.needsReload = false;
+          // An entity fetch started before this one must not land after it with older data; what it failed to bring, this brings.
           if (s.flushing) await s.flushing;
+          s.needsReload = false;
           const c = s.client;
           const [user, resources, requests, reviewQueue, grants] = await Promise.all([
             c.me(), c.resources(), c.listRequests({ scope: 'mine', limit: LIST_LIMIT }), c.listRequests({ scope: 'review', limit: LIST_LIMIT }), c.listGrants({ scope: 'mine', limit: LIST_LIMIT }),
           ]);
           if (s !== this.session) return;
-          s.needsReload = false;
           this.phase = 'ready';
           this.commit({ user, resources, requests, reviewQueue, grants }, true);
           // Entries of grants that ended while the app was closed (or while offline) go now.

@@ -26,6 +26,8 @@ export interface HttpProxy {
   rewriteBody(match: (r: SeenRequest) => boolean, body: string): void;
   /** Called as each answer arrives from the server, before it is passed on. */
   onAnswer(cb: (r: SeenRequest) => void): void;
+  /** Sets a request header on the next `times` matching requests (default: all) before they reach the server. */
+  setRequestHeader(match: (r: SeenRequest) => boolean, name: string, value: string, times?: number): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
   const losses: { match: (r: SeenRequest) => boolean; left: number }[] = [];
   const rewrites: { match: (r: SeenRequest) => boolean; body: string }[] = [];
   const answerHooks: ((r: SeenRequest) => void)[] = [];
+  const headerSets: { match: (r: SeenRequest) => boolean; name: string; value: string; left: number }[] = [];
   let dateShift = 0;
 
   const server = http.createServer((req, res) => {
@@ -43,7 +46,16 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
     const loss = losses.find((l) => l.left > 0 && l.match(record));
     if (loss) loss.left--;
     const rewrite = rewrites.find((r) => r.match(record));
-    const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host }, agent: false }, (answer) => {
+    const sent: http.OutgoingHttpHeaders = { ...req.headers, host: upstream.host };
+    for (const h of headerSets) {
+      if (h.left <= 0 || !h.match(record)) continue;
+      h.left--;
+      sent[h.name.toLowerCase()] = h.value;
+    }
+    const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: sent, agent: false }, (answer) => {
+      pass(answer);
+    });
+    const pass = (answer: http.IncomingMessage) => {
       record.status = answer.statusCode ?? null;
       for (const hook of answerHooks) hook(record);
       const headers = { ...answer.headers };
@@ -66,7 +78,7 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
       }
       res.writeHead(answer.statusCode ?? 502, headers);
       answer.pipe(res);
-    });
+    };
     out.on('error', () => res.destroy());
     req.pipe(out);
     // The client went away (or its answer was lost): let the server see the stream close.
@@ -82,6 +94,7 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
     shiftDate: (ms) => void (dateShift = ms),
     rewriteBody: (match, body) => void rewrites.push({ match, body }),
     onAnswer: (cb) => void answerHooks.push(cb),
+    setRequestHeader: (match, name, value, times = Infinity) => void headerSets.push({ match, name, value, left: times }),
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
