@@ -76,6 +76,11 @@ interface Session {
   cached: Map<string, string | null>;
   /** Credential fetches that came back behind their grant's end, by grant: tries so far. */
   behind: Map<string, number>;
+  /**
+   * Ids (request or grant) whose keychain entries were written since the running full fetch began
+   * (null when none runs): its sweep must leave them, the lists it got may predate them.
+   */
+  writtenSinceFetch: Set<string> | null;
   /** Requests of mine whose ssh key the keychain holds under the request id. */
   sshKeys: Set<string>;
   /** Grants whose key and certificate this session put in the ssh-agent, with that certificate. */
@@ -350,7 +355,7 @@ export class Agent implements DesktopApi {
       let credential = parseCredential(await this.keychain.get(accounts.grant(grantId)));
       if (credential === null) {
         credential = (await s.client.credential(grantId)).credential;
-        await this.keychain.set(accounts.grant(grantId), JSON.stringify(credential));
+        await this.keepSecret(s, grantId, accounts.grant(grantId), JSON.stringify(credential));
         s.cached.set(grantId, g.expiresAt);
       }
       const value = credential[field];
@@ -511,7 +516,7 @@ export class Agent implements DesktopApi {
   private begin(sync: SyncSession, url: string, me: string): void {
     const s: Session = {
       url, client: sync.client, events: sync.events, me, off: [], loading: false, reloadAgain: false, needsReload: false, retryTimer: null,
-      queue: new Map(), flushing: null, cached: new Map(), behind: new Map(), sshKeys: new Set(), inSshAgent: new Map(), signingOut: false,
+      queue: new Map(), flushing: null, writtenSinceFetch: null, cached: new Map(), behind: new Map(), sshKeys: new Set(), inSshAgent: new Map(), signingOut: false,
     };
     this.session = s;
     this.serverUrl = url;
@@ -602,6 +607,7 @@ export class Agent implements DesktopApi {
           // An entity fetch started before this one must not land after it with older data; what it failed to bring, this brings.
           if (s.flushing) await s.flushing;
           s.needsReload = false;
+          s.writtenSinceFetch = new Set();
           const c = s.client;
           const [user, resources, requests, reviewQueue, grants] = await Promise.all([
             c.me(), c.resources(), c.listRequests({ scope: 'mine', limit: LIST_LIMIT }), c.listRequests({ scope: 'review', limit: LIST_LIMIT }), c.listGrants({ scope: 'mine', limit: LIST_LIMIT }),
@@ -609,8 +615,10 @@ export class Agent implements DesktopApi {
           if (s !== this.session) return;
           this.phase = 'ready';
           this.commit({ user, resources, requests, reviewQueue, grants }, true);
-          // Entries of grants that ended while the app was closed (or while offline) go now.
-          await this.keychain.sweepEnded(secretsToKeep(this.view.data, this.view.at)).catch((err: unknown) => this.report(err, 'sweeping ended grants from the keychain'));
+          // Entries of grants that ended while the app was closed (or while offline) go now; not
+          // those written since the fetch began (a request made meanwhile is not in these lists).
+          const keep = [...secretsToKeep(this.view.data, this.view.at), ...s.writtenSinceFetch];
+          await this.keychain.sweepEnded(keep).catch((err: unknown) => this.report(err, 'sweeping ended grants from the keychain'));
           // ssh keys of requests made in an earlier run that are still waiting (or just became a grant).
           await this.findSshKeys(s).catch((err: unknown) => this.report(err, 'looking for ssh keys in the keychain'));
         } while (s.reloadAgain && s === this.session);
@@ -621,6 +629,7 @@ export class Agent implements DesktopApi {
         if (this.connection.state === 'live') s.retryTimer = this.clock.setTimer(() => this.reload(s), RELOAD_RETRY_MS);
       } finally {
         s.loading = false;
+        s.writtenSinceFetch = null;
         if (s === this.session) this.flush(s);
       }
     })(), 'fetching requests and grants');
@@ -683,7 +692,7 @@ export class Agent implements DesktopApi {
       this.background((async () => {
         try {
           const { credential } = await s.client.credential(g.id);
-          await this.keychain.set(accounts.grant(g.id), JSON.stringify(credential));
+          await this.keepSecret(s, g.id, accounts.grant(g.id), JSON.stringify(credential));
           // It may have ended while this was on its way.
           const now = this.view.data.grants.find((x) => x.id === g.id);
           if (s !== this.session || !now || !isLiveAt(now, this.serverNow())) await this.keychain.forgetGrant(g.id, g.requestId);
@@ -744,6 +753,16 @@ export class Agent implements DesktopApi {
     this.scheduler.setDeadline(deadline === null ? null : deadline - this.offset());
   }
 
+  /**
+   * Writes a keychain entry of request or grant `id`, marked first: a sweep that took its keep-list
+   * before the mark also queued its listing before this write (the keychain runs one call at a
+   * time), so it cannot see the new entry.
+   */
+  private keepSecret(s: Session, id: string, account: string, secret: string): Promise<void> {
+    s.writtenSinceFetch?.add(id);
+    return this.keychain.set(account, secret);
+  }
+
   private forgetSecrets(s: Session, g: GrantView): void {
     s.cached.delete(g.id);
     s.sshKeys.delete(g.requestId);
@@ -765,7 +784,7 @@ export class Agent implements DesktopApi {
    */
   private async keepSshKey(s: Session, r: RequestView, privateKey: string): Promise<void> {
     try {
-      await this.keychain.set(accounts.ssh(r.id), privateKey);
+      await this.keepSecret(s, r.id, accounts.ssh(r.id), privateKey);
     } catch (err) {
       const withdrawn = await (r.state === 'pending' ? s.client.cancel(r.id) : r.grantId !== null ? s.client.endGrant(r.grantId) : Promise.reject(new Error('nothing to withdraw')))
         .then(() => true, (e: unknown) => (this.report(e, 'withdrawing a request whose ssh key could not be kept'), false));
@@ -803,7 +822,7 @@ export class Agent implements DesktopApi {
       this.background((async () => {
         const key = await this.keychain.get(accounts.ssh(requestId));
         if (key === null) return;
-        await this.keychain.set(accounts.ssh(grantId), key);
+        await this.keepSecret(s, grantId, accounts.ssh(grantId), key);
         await this.keychain.delete(accounts.ssh(requestId));
         // It may have ended meanwhile, after its entries were deleted.
         const g = this.view.data.grants.find((x) => x.id === grantId);

@@ -26,9 +26,21 @@ export interface HttpProxy {
   rewriteBody(match: (r: SeenRequest) => boolean, body: string): void;
   /** Called as each answer arrives from the server, before it is passed on. */
   onAnswer(cb: (r: SeenRequest) => void): void;
+  /**
+   * Keeps back the answers of matching requests (the server has answered; the client waits) until
+   * `release()`: to make something happen between a request and its answer, deterministically.
+   */
+  holdAnswers(match: (r: SeenRequest) => boolean): AnswerHold;
   /** Sets a request header on the next `times` matching requests (default: all) before they reach the server. */
   setRequestHeader(match: (r: SeenRequest) => boolean, name: string, value: string, times?: number): void;
   close(): Promise<void>;
+}
+
+export interface AnswerHold {
+  /** Answers kept back so far. */
+  readonly held: number;
+  /** Passes the kept answers on, and lets later ones through. */
+  release(): void;
 }
 
 export async function startHttpProxy(target: string): Promise<HttpProxy> {
@@ -37,6 +49,7 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
   const losses: { match: (r: SeenRequest) => boolean; left: number }[] = [];
   const rewrites: { match: (r: SeenRequest) => boolean; body: string }[] = [];
   const answerHooks: ((r: SeenRequest) => void)[] = [];
+  const holds: { match: (r: SeenRequest) => boolean; active: boolean; waiting: (() => void)[] }[] = [];
   const headerSets: { match: (r: SeenRequest) => boolean; name: string; value: string; left: number }[] = [];
   let dateShift = 0;
 
@@ -46,6 +59,7 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
     const loss = losses.find((l) => l.left > 0 && l.match(record));
     if (loss) loss.left--;
     const rewrite = rewrites.find((r) => r.match(record));
+    const hold = holds.find((x) => x.active && x.match(record));
     const sent: http.OutgoingHttpHeaders = { ...req.headers, host: upstream.host };
     for (const h of headerSets) {
       if (h.left <= 0 || !h.match(record)) continue;
@@ -53,6 +67,12 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
       sent[h.name.toLowerCase()] = h.value;
     }
     const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: sent, agent: false }, (answer) => {
+      if (hold?.active) {
+        // Paused until released: the server has answered, the client sees nothing yet.
+        answer.pause();
+        hold.waiting.push(() => pass(answer));
+        return;
+      }
       pass(answer);
     });
     const pass = (answer: http.IncomingMessage) => {
@@ -94,6 +114,20 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
     shiftDate: (ms) => void (dateShift = ms),
     rewriteBody: (match, body) => void rewrites.push({ match, body }),
     onAnswer: (cb) => void answerHooks.push(cb),
+    holdAnswers(match) {
+      const hold = { match, active: true, waiting: [] as (() => void)[], released: 0 };
+      holds.push(hold);
+      return {
+        get held() {
+          return hold.waiting.length + hold.released;
+        },
+        release() {
+          hold.active = false;
+          hold.released += hold.waiting.length;
+          for (const go of hold.waiting.splice(0)) go();
+        },
+      };
+    },
     setRequestHeader: (match, name, value, times = Infinity) => void headerSets.push({ match, name, value, left: times }),
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
