@@ -11,10 +11,12 @@ import type { GrantView } from '../shared/api.js';
 import { ManualClock, systemClock } from '../shared/clock.js';
 import { countdown } from '../shared/countdown.js';
 import type { ActionResult, DesktopSnapshot } from '../shared/desktop-api.js';
+import { FakeConnector } from '../server/test-support/fake-connector.js';
 import { startHarness, type Harness, type TestClient } from '../server/test-support/harness.js';
 import { startHttpProxy, startTcpProxy } from '../sync/test-support/proxies.js';
 import { approvalKey } from './intents.js';
 import { accounts } from './keychain.js';
+import { LIST_LIMIT } from './state.js';
 import { makeRig, until, type Rig, type RigOptions } from './test-support/agent-rig.js';
 import { flatten } from './test-support/sinks.js';
 import { TestTime } from './test-support/test-time.js';
@@ -710,6 +712,86 @@ describe('resume from sleep or unlock: one full refetch', () => {
     } finally {
       for (const rig of rigs.splice(0)) await rig.close();
       await proxy.close();
+      await h.close();
+    }
+  });
+});
+
+describe('revoke_failed', () => {
+  const CONFIG = `
+groups:
+  eng: { members: [alice, dave] }
+  sre: { members: [bob, carol] }
+  ops: { members: [erin] }
+resources:
+  flaky-db:
+    connector: fake
+    roles: { read: {}, write: {} }
+  notes:
+    connector: pass
+    roles: { read: {} }
+policies:
+  - resource: flaky-db
+    requesters: [eng]
+    approvers: { groups: [sre] }
+    maxDuration: 1h
+    breakGlass: { allowed: true, maxDuration: 15m }
+  - resource: notes
+    requesters: [eng]
+    approvers: { groups: [sre] }
+    maxDuration: 1h
+`;
+
+  it('approvers hear of a failing revoke even after its request left their review queue; the grantee and others do not', async () => {
+    const fake = new FakeConnector();
+    // Retries far off: each test step sees the first failure only.
+    const h = await startHarness({ config: CONFIG, extraConnectors: () => [fake], heartbeatMs: 500, revokeBackoff: { firstMs: 3_600_000, maxMs: 3_600_000 } });
+    const erinsProxy = await startHttpProxy(h.url);
+    try {
+      const alice = await h.as('alice');
+      const old = await request(alice, 'flaky-db', 'read', 'INC-450 approved long ago');
+      expect((await (await h.as('bob')).post(`/v1/requests/${old}/approve`, {})).status).toBe(200);
+      // Since then, more requests than the review queue holds.
+      const dave = await h.as('dave');
+      for (let i = 0; i < LIST_LIMIT; i++) {
+        const id = await request(dave, 'notes', 'read', `INC-451 filler ${i}`);
+        await dave.post(`/v1/requests/${id}/cancel`);
+      }
+      // A break-glass grant, whose events go to everyone.
+      const glass = await alice.post('/v1/requests', { resource: 'flaky-db', role: 'write', duration: '15m', reason: 'INC-452 break glass', breakGlass: true });
+      expect(glass.status).toBe(201);
+      await h.settle();
+      const grantOfRequest = async (id: string) => ((await alice.get(`/v1/requests/${id}`)).body as { grantId: string }).grantId;
+      const [oldGrant, glassGrant] = [await grantOfRequest(old), await grantOfRequest(glass.body.id as string)];
+
+      const bob = track(await agentFor(h, 'bob', { clock: systemClock }));
+      const erin = track(await agentFor(h, 'erin', { clock: systemClock }, erinsProxy.url));
+      const holder = track(await agentFor(h, 'alice', { clock: systemClock }));
+      expect(bob.agent.snapshot().reviewQueue).toHaveLength(LIST_LIMIT);
+      expect(bob.agent.snapshot().reviewQueue.some((r) => r.id === old)).toBe(false);
+
+      fake.failRevoke(10, { message: 'target unreachable' });
+      for (const id of [oldGrant, glassGrant]) expect((await alice.post(`/v1/grants/${id}/end`)).body).toMatchObject({ state: 'revoking', revokeAttempts: 1 });
+
+      await until('bob told about both', () => bob.notifier.shown('revoke_failed').length === 2);
+      const told = bob.notifier.shown('revoke_failed').map((x) => x.intent);
+      expect(told.find((i) => i.kind === 'revoke_failed' && i.grantId === oldGrant)).toMatchObject({
+        user: 'alice', resource: 'flaky-db', role: 'read', attempts: 1, error: 'target unreachable',
+        title: 'Revoke failing: alice on flaky-db/read', open: { view: 'request', requestId: old },
+      });
+      // erin got the break-glass grant's event and asked the server, which does not show her the request.
+      await until("erin's lookup answered", () => erinsProxy.seen.some((r) => r.path === `/v1/requests/${glass.body.id as string}` && r.status === 404));
+      await new Promise((r) => setTimeout(r, 200));
+      for (const rig of [bob, erin, holder]) await rig.agent.idle();
+      expect(erin.notifier.shown('revoke_failed')).toEqual([]);
+      // The holder's own grants show the failure; no notification for it.
+      expect(holder.notifier.shown('revoke_failed')).toEqual([]);
+      expect(holder.agent.snapshot().grants.find((g) => g.id === oldGrant)).toMatchObject({ state: 'revoking', lastRevokeError: 'target unreachable' });
+      expect(bob.notifier.shown('revoke_failed')).toHaveLength(2);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      fake.releaseHung();
+      await erinsProxy.close();
       await h.close();
     }
   });

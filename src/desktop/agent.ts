@@ -36,7 +36,7 @@ import { assertNever } from '../shared/states.js';
 import { ApiError, OfflineError, ProtocolError, SignedOutError, type EventStream, type LatchClient, type StreamStatus } from '../sync/index.js';
 import { CountdownScheduler } from './countdown.js';
 import { defaultDeviceName, keychainCredentialSource, type AgentDeps, type AgentKeychain, type ClipboardSink, type NotifierSink, type SyncSession, type TraySink } from './deps.js';
-import { changeIntents, eventIntents, UTC_FORMAT, type IntentFormat, type NotifierCommand } from './intents.js';
+import { changeIntents, eventIntents, revokeFailedAudience, revokeFailedId, UTC_FORMAT, type IntentFormat, type NotifierCommand } from './intents.js';
 import { accounts, KeychainError } from './keychain.js';
 import { SettingsError, type SettingsStore } from './settings.js';
 import { defaultSshAgentSocket, sshAgentClient, SshAgentError, type SshAgentSink } from './ssh-agent.js';
@@ -581,9 +581,33 @@ export class Agent implements DesktopApi {
 
   private onEvent(s: Session, e: EventView): void {
     if (s !== this.session) return;
-    this.deliver(eventIntents(e, this.view, s.me, this.settings.get()));
+    if (revokeFailedAudience(e, this.view, s.me) === 'ask') this.askRevokeAudience(s, e);
+    else this.deliver(eventIntents(e, this.view, s.me, this.settings.get()));
     for (const t of refreshTargets(e, this.view.data, s.me)) s.queue.set(refreshKey(t), t);
     this.flush(s);
+  }
+
+  /**
+   * A revoke failing on a grant whose request is not in my lists: the server shows me the request
+   * only if I am its approver (or an admin), and its approvers say whether I am. Once per grant;
+   * a failed fetch is asked again at the next failed attempt.
+   */
+  private askRevokeAudience(s: Session, e: EventView): void {
+    if (e.grantId === null || e.requestId === null || this.shown.has(revokeFailedId(e.grantId))) return;
+    const requestId = e.requestId;
+    this.background((async () => {
+      let request: RequestView | null;
+      try {
+        request = await s.client.getRequest(requestId);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404)) {
+          if (!(err instanceof OfflineError || err instanceof SignedOutError)) this.report(err, `looking up request ${requestId} of a failing revoke`);
+          return;
+        }
+        request = null;
+      }
+      if (s === this.session) this.deliver(eventIntents(e, this.view, s.me, this.settings.get(), request));
+    })(), 'telling approvers about a failing revoke');
   }
 
   // ---- fetching ----------------------------------------------------------------------------------

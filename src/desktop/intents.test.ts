@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventView } from '../shared/api.js';
 import { DEFAULT_SETTINGS, type Settings } from '../shared/settings.js';
-import { changeIntents, eventIntents, type NotificationIntent, type NotifierCommand } from './intents.js';
+import { changeIntents, eventIntents, revokeFailedAudience, type NotificationIntent, type NotifierCommand } from './intents.js';
 import { grantView, isoAt, MIN, requestView, USERS, viewAt } from './test-support/fixtures.js';
 
 const settings: Settings = { ...DEFAULT_SETTINGS };
@@ -202,8 +202,22 @@ describe('revoke_failed', () => {
       expect.objectContaining({ kind: 'revoke_failed', key: 'revoke:gr_x1', user: 'alice', attempts: 3, title: 'Revoke failing: alice on pg-prod/readonly' }),
     ]);
     expect(eventIntents(e, viewAt(61, { user: USERS.alice }), 'alice', settings)).toEqual([]);
-    expect(eventIntents(e, viewAt(61, { user: USERS.carol }), 'carol', settings)).toEqual([]);
+    expect(revokeFailedAudience(e, viewAt(61, { user: USERS.alice }), 'alice')).toBe('not_approver');
     expect(shows(eventIntents(e, viewAt(61, { user: USERS.admin }), 'admin', settings))).toHaveLength(1);
     expect(eventIntents({ ...e, type: 'grant.ended' }, bob, 'bob', settings)).toEqual([]);
+  });
+
+  it('a request no longer in my review queue: the server is asked, and its approvers decide', () => {
+    // The queue holds the latest 100; the revoke fails hours after the request left it.
+    const carol = viewAt(61, { user: USERS.carol, reviewQueue: [] });
+    expect(revokeFailedAudience(e, carol, 'carol')).toBe('ask');
+    expect(eventIntents(e, carol, 'carol', settings)).toEqual([]);
+    const asShown = requestView({ id: 'req_x1', state: 'approved', canReview: false, approvers: ['group:sre'] });
+    expect(shows(eventIntents(e, carol, 'carol', settings, asShown))).toEqual([expect.objectContaining({ kind: 'revoke_failed', grantId: 'gr_x1', open: { view: 'request', requestId: 'req_x1' } })]);
+    // Not shown to me (404), or shown but not mine to approve (a break-glass grant's events go to everyone).
+    expect(eventIntents(e, carol, 'carol', settings, null)).toEqual([]);
+    const erin = viewAt(61, { user: { name: 'erin', groups: ['ops'], admin: false } });
+    expect(eventIntents(e, erin, 'erin', settings, asShown)).toEqual([]);
+    expect(eventIntents(e, carol, 'carol', settings, { ...asShown, id: 'req_other' })).toEqual([]);
   });
 });

@@ -13,7 +13,8 @@
  *   first load finds a grant ending in 3 min under a 5 min lead, and a raised lead whose warning
  *   time has passed warns at once, but a laptop that slept through both the warning and the end
  *   gets the `ended` only (B27);
- * - approvers get `revoke_failed` when a revoke keeps failing (B09);
+ * - approvers (and admins) get `revoke_failed` when a revoke keeps failing (B09), whether or not
+ *   the request is still in their review queue;
  * - nobody is notified about their own action; `muted` silences everything, and each kind has its
  *   own switch (`approvals`, `decisions`, `expiring`; `ended` and `revoke_failed` follow `muted` only).
  *
@@ -27,7 +28,7 @@ import { formatDuration } from '../shared/duration.js';
 import type { Settings } from '../shared/settings.js';
 import type { EndReason } from '../shared/states.js';
 import { assertNever } from '../shared/states.js';
-import { awaitsMyReview, expiresAtOf, grantPhaseAt, isLiveAt, type AgentView } from './state.js';
+import { awaitsMyReview, expiresAtOf, grantPhaseAt, isApproverOf, isLiveAt, type AgentView } from './state.js';
 import type { AgentTrayAction } from './tray-model.js';
 
 export type IntentKind = 'approval_needed' | 'decided' | 'expiring_soon' | 'ended' | 'revoke_failed';
@@ -151,21 +152,36 @@ function warningDue(g: GrantView, at: number, leadMs: number): boolean {
 }
 
 /**
- * The intents one event calls for by itself: `revoke_failed`, for approvers (and admins) of the
- * grant — not its holder, whose grant shows the failure.
+ * Whether I hear of a `grant.revoke_failed`: approvers of its request and admins, not its holder
+ * (whose grant shows the failure). The server streams it to the holder, the approvers and admins —
+ * and to everyone for a break-glass grant — so the request's approvers decide. `ask`: the request
+ * is not in my lists (my review queue holds the latest 100; a revoke can fail hours later), and
+ * only the server can say; `request` is its answer, null when it does not show me the request.
  */
-export function eventIntents(e: EventView, view: AgentView, me: string, settings: IntentSettings): NotifierCommand[] {
-  if (e.type !== 'grant.revoke_failed' || e.grantId === null || !view.loaded) return [];
-  const user = str(e.data.user);
-  if (user === null || user === me) return [];
-  const approver = view.data.user?.admin === true || view.data.reviewQueue.some((r) => r.id === e.requestId);
-  if (!approver) return [];
+export function revokeFailedAudience(e: EventView, view: AgentView, me: string, request?: RequestView | null): 'approver' | 'not_approver' | 'ask' {
+  const user = view.data.user;
+  if (e.type !== 'grant.revoke_failed' || e.grantId === null || !view.loaded || user === null) return 'not_approver';
+  if (str(e.data.user) === null || str(e.data.user) === me) return 'not_approver';
+  if (user.admin || view.data.reviewQueue.some((r) => r.id === e.requestId)) return 'approver';
+  if (e.requestId === null) return 'not_approver';
+  if (request === undefined) return 'ask';
+  return request !== null && request.id === e.requestId && isApproverOf(request, user) ? 'approver' : 'not_approver';
+}
+
+/**
+ * The intents one event calls for by itself: `revoke_failed`, for approvers (and admins) of the
+ * grant — not its holder. `request`: the event's request as the server showed it, when
+ * `revokeFailedAudience` asked for it.
+ */
+export function eventIntents(e: EventView, view: AgentView, me: string, settings: IntentSettings, request?: RequestView | null): NotifierCommand[] {
+  if (revokeFailedAudience(e, view, me, request) !== 'approver' || e.grantId === null) return [];
+  const user = str(e.data.user) ?? 'someone';
   const resource = str(e.data.resource) ?? 'a resource';
   const role = str(e.data.role) ?? 'a role';
   const error = str(e.data.error) ?? 'unknown error';
   const attempts = typeof e.data.attempts === 'number' ? e.data.attempts : 1;
   const intent: NotificationIntent = {
-    kind: 'revoke_failed', id: `revoke_failed:${e.grantId}`, key: revokeKey(e.grantId),
+    kind: 'revoke_failed', id: revokeFailedId(e.grantId), key: revokeKey(e.grantId),
     grantId: e.grantId, user, resource, role, error, attempts,
     title: `Revoke failing: ${user} on ${resource}/${role}`,
     body: `Latch could not take ${user}'s access away yet (attempt ${attempts}: ${error}). It keeps retrying; check the target.`,
@@ -174,6 +190,9 @@ export function eventIntents(e: EventView, view: AgentView, me: string, settings
   };
   return filtered([{ type: 'show', intent }], settings);
 }
+
+/** One `revoke_failed` per grant: the retries that follow do not notify again. */
+export const revokeFailedId = (grantId: string) => `revoke_failed:${grantId}`;
 
 function approvalNeeded(r: RequestView): NotificationIntent {
   const what = r.kind === 'extension' ? `${formatDuration(r.durationMs)} more on ${label(r)}` : `${label(r)} for ${formatDuration(r.durationMs)}`;
