@@ -144,10 +144,17 @@ export interface TcpProxy {
    * change.
    */
   blackhole(): void;
-  /** New connections reach the server again (the silenced ones stay dead). */
+  /**
+   * Resets every connection, open and new, at once (TCP RST): a server that went away or a port
+   * nobody listens on, as a client sees it.
+   */
+  refuse(): void;
+  /** New connections reach the server again (the silenced or reset ones stay dead). */
   restore(): void;
-  /** Connections accepted so far. */
+  /** Connections accepted so far (refused ones included). */
   readonly accepted: number;
+  /** Connections reset on arrival by `refuse()`. */
+  readonly refused: number;
   close(): Promise<void>;
 }
 
@@ -156,7 +163,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   const live = new Set<{ dead: boolean }>();
   let holed = false;
+  let refusing = false;
   let accepted = 0;
+  let refused = 0;
 
   const track = (s: net.Socket) => {
     sockets.add(s);
@@ -167,6 +176,11 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const server = net.createServer((client) => {
     accepted++;
     track(client);
+    if (refusing) {
+      refused++;
+      client.resetAndDestroy();
+      return;
+    }
     if (holed) {
       client.on('data', () => {}); // swallowed
       return;
@@ -200,11 +214,19 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       holed = true;
       for (const s of live) s.dead = true;
     },
+    refuse() {
+      refusing = true;
+      for (const s of sockets) s.resetAndDestroy();
+    },
     restore() {
       holed = false;
+      refusing = false;
     },
     get accepted() {
       return accepted;
+    },
+    get refused() {
+      return refused;
     },
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
