@@ -798,6 +798,40 @@ policies:
 });
 
 describe('offline', () => {
+  it('starting with the server out of reach: reconnecting, then offline, with the reason; actions say so; nothing is sent later', async () => {
+    const h = await startHarness({ heartbeatMs: 500 });
+    const tcp = await startTcpProxy(h.url);
+    try {
+      const first = track(await agentFor(h, 'alice', { clock: systemClock, stream: { offlineAfterMs: 1_000 } }, tcp.url));
+      const rig = track(await first.relaunch());
+      await tcp.down();
+      await rig.agent.start();
+      await until('reconnecting, with why', () => rig.agent.snapshot().connection.detail !== null);
+      expect(rig.agent.snapshot()).toMatchObject({
+        phase: 'loading', stale: null,
+        connection: { state: 'reconnecting', detail: `cannot reach the Latch server at ${tcp.url} (ECONNREFUSED)` },
+      });
+      await until('offline', () => rig.agent.snapshot().connection.state === 'offline', 3_000);
+      expect(rig.agent.snapshot().connection.detail).toBe(`cannot reach the Latch server at ${tcp.url} (ECONNREFUSED)`);
+
+      // The same sentence as a session that went offline after loading.
+      const refused = await rig.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-510 asked while offline' });
+      expect(refused).toEqual({ ok: false, error: { code: 'offline', message: `The Latch server at ${tcp.url} cannot be reached (ECONNREFUSED), so this was not done. Actions are not queued: try again when you are back online.` } });
+
+      await tcp.up();
+      await until('loaded once the server is back', () => rig.agent.snapshot().phase === 'ready' && rig.agent.snapshot().connection.state === 'live', 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await rig.agent.idle();
+      const onServer = (await (await h.as('alice')).get('/v1/requests?scope=mine')).body as { items: { reason: string }[] };
+      expect(onServer.items.map((r) => r.reason)).not.toContain('INC-510 asked while offline');
+      expect(rig.agent.snapshot().requests).toEqual([]);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await tcp.close();
+      await h.close();
+    }
+  });
+
   it('keeps the last state, marked stale; counts down; ends the grant on time; actions say the server is out of reach', async () => {
     const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));
     const h = await timedHarness(time);

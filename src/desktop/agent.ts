@@ -903,8 +903,25 @@ export class Agent implements DesktopApi {
     if (!parsed.ok) return parsed;
     const s = this.session;
     if (!s) return { ok: false, error: { code: 'signed_out', message: 'This device is not signed in: enroll it with the server address and a code from your admin.' } };
-    if (this.phase !== 'ready') return { ok: false, error: { code: 'unavailable', message: 'Latch is still loading your requests and grants; try again in a moment.' } };
+    if (this.phase !== 'ready') return { ok: false, error: (await this.unreachable(s)) ?? { code: 'unavailable', message: 'Latch is still loading your requests and grants; try again in a moment.' } };
     return this.attempt(() => fn(s, ...parsed.args));
+  }
+
+  /**
+   * Before the first load, with the stream down (started offline): whether the server can be
+   * reached, asked once, so that an action says what a loaded session offline says rather than
+   * "still loading" for as long as the network is gone.
+   */
+  private async unreachable(s: Session): Promise<DesktopError | null> {
+    if (this.connection.state === 'live') return null;
+    try {
+      await s.client.me();
+      return null;
+    } catch (err) {
+      const error = toDesktopError(err);
+      if (error.code === 'unexpected') this.report(err, 'reaching the server before the first load');
+      return error;
+    }
   }
 
   /** A review or cancel; a conflict (decided elsewhere first) also refetches the request so the window catches up (B22). */

@@ -151,6 +151,12 @@ export interface TcpProxy {
   refuse(): void;
   /** New connections reach the server again (the silenced or reset ones stay dead). */
   restore(): void;
+  /**
+   * Stops listening and closes every connection: the port of a stopped server, where connecting
+   * is refused (ECONNREFUSED). The server behind keeps running; `up()` listens on the same port again.
+   */
+  down(): Promise<void>;
+  up(): Promise<void>;
   /** Connections accepted so far (refused ones included). */
   readonly accepted: number;
   /** Connections reset on arrival by `refuse()`. */
@@ -228,6 +234,11 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     get refused() {
       return refused;
     },
+    down: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    }),
+    up: () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve)),
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
