@@ -832,12 +832,15 @@ describe('offline', () => {
     }
   });
 
-  it('keeps the last state, marked stale; counts down; ends the grant on time; actions say the server is out of reach', async () => {
+  it('keeps the last state, marked stale; counts down; ends the grant on time; actions say the server is out of reach and are not sent later', async () => {
     const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));
     const h = await timedHarness(time);
-    let closed = false;
+    // The server's port stops answering (a stopped server, as the device sees it); the server itself
+    // goes on, and an HTTP proxy in front of it sees every request that reaches it.
+    const reaching = await startHttpProxy(h.url);
+    const tcp = await startTcpProxy(reaching.url);
     try {
-      const rig = track(await agentFor(h, 'alice', { clock: time.device, stream: { heartbeatMs: 3_600_000 } }));
+      const rig = track(await agentFor(h, 'alice', { clock: time.device, stream: { heartbeatMs: 3_600_000 } }, tcp.url));
       const id = value(await rig.agent.requestAccess({ resource: 'pg-prod', role: 'readonly', duration: '1h', reason: 'INC-500 offline countdown' })).id;
       await (await h.as('bob')).post(`/v1/requests/${id}/approve`, {});
       await settle(h, rig);
@@ -847,8 +850,7 @@ describe('offline', () => {
       });
       const g = grantOf(rig, (x) => x.requestId === id)!;
 
-      await h.close();
-      closed = true;
+      await tcp.down();
       await until('not live', () => rig.agent.snapshot().connection.state !== 'live');
       const stale = rig.agent.snapshot();
       expect(stale.stale).toEqual({ since: '2026-01-05T10:00:00.000Z' });
@@ -863,6 +865,7 @@ describe('offline', () => {
       const refused = await drive(time, rig.agent.extendGrant(g.id, '30m', 'INC-500 more time please'));
       expect(refused).toMatchObject({ ok: false, error: { code: 'offline' } });
       if (!refused.ok) expect(refused.error.message).toMatch(/^The Latch server at http:\/\/127\.0\.0\.1:\d+ cannot be reached \(ECONNREFUSED\), so this was not done\. Actions are not queued/);
+      expect(await drive(time, rig.agent.requestAccess({ resource: 'pg-prod', role: 'admin', duration: '1h', reason: 'INC-500 asked while offline' }))).toMatchObject({ ok: false, error: { code: 'offline' } });
 
       time.advance(50 * MIN);
       await rig.agent.idle();
@@ -870,9 +873,28 @@ describe('offline', () => {
       expect(rig.ring.items.has(accounts.grant(g.id))).toBe(false);
       expect(rig.tray.labels()).toContain('pg-prod/readonly — Expired at 11:00 UTC');
       expect(flatten(rig.tray.last.menu).some((i) => i.type === 'action' && i.action.kind === 'end_grant')).toBe(false);
+
+      // The server is back: what was refused while offline does not reach it now either.
+      await h.settle();
+      const sentBefore = reaching.seen.length;
+      await tcp.up();
+      for (let i = 0; i < 40 && rig.agent.snapshot().connection.state !== 'live'; i++) await run(time, 250, 250, h, rig);
+      expect(rig.agent.snapshot().connection.state).toBe('live');
+      await run(time, 10_000, 1_000, h, rig);
+      const sent = reaching.seen.slice(sentBefore);
+      expect(sent.filter((r) => r.method === 'GET').length).toBeGreaterThan(0);
+      expect(sent.filter((r) => r.method !== 'GET')).toEqual([]);
+      const cli = await h.as('alice');
+      const mine = ((await cli.get('/v1/requests?scope=mine')).body as { items: { reason: string; kind: string }[] }).items;
+      expect(mine.map((r) => r.reason)).toEqual(['INC-500 offline countdown']);
+      expect((await cli.get(`/v1/grants/${g.id}`)).body).toMatchObject({ state: 'ended', endReason: 'expired', extensionsUsed: 0, expiresAt: g.expiresAt });
+      expect(rig.agent.snapshot().requests.map((r) => r.reason)).toEqual(['INC-500 offline countdown']);
+      expect(rig.notifier.shown('ended')).toHaveLength(1);
     } finally {
       for (const rig of rigs.splice(0)) await rig.close();
-      if (!closed) await h.close();
+      await tcp.close();
+      await reaching.close();
+      await h.close();
     }
   });
 });
