@@ -6,17 +6,20 @@
  * contract (DesktopApi, src/shared/desktop-api.ts): electron/ hands its calls to it through the
  * IPC wrapper, and the e2e browser harness carries the same calls over a WebSocket.
  *
- * - State: on the stream's `resync` everything is refetched; on each event the request or grant
- *   it names is refetched and updated in place (fetches coalesce; a fetch that fails marks the
- *   data for a full refetch when the stream is next live).
+ * - State: on the stream's `resync` everything is refetched, and once after the OS reports a
+ *   resume or an unlock; on each event the request or grant it names is refetched and updated in
+ *   place (fetches coalesce; a fetch that fails marks the data for a full refetch when the stream
+ *   is next live).
  * - Offline: the last known state stays, marked stale since the stream went down; countdowns go on
  *   from the last known `expiresAt` and offset; actions fail with a sentence saying the server is
- *   out of reach — they are not queued.
+ *   out of reach — they are not queued. Started offline there is no last state (it is not kept
+ *   across restarts): the connection says why, and actions say the server is out of reach.
  * - Time (B27, B28): one deadline timer and a 1 s wall-clock tick (countdown.ts); notifications
  *   come from here, never from the renderer; each intent is shown once.
  * - Keychain: a grant's credential is kept while it is live and deleted when it ends (here, as
  *   soon as its end passes, whether or not the server's word has arrived), and on each full fetch
- *   `sweepEnded` removes what ended while the app was closed.
+ *   `sweepEnded` removes what ended while the app was closed — but not what was written while
+ *   that fetch was on its way.
  * - ssh: a request for an ssh resource carries the public half of a fresh ed25519 pair made here;
  *   the private key exists only in the keychain (`ssh:<request id>`, moved to `ssh:<grant id>`
  *   when the grant is live, deleted when the request ends without access or the grant ends).
