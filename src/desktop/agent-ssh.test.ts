@@ -12,6 +12,7 @@ import type { GrantView } from '../shared/api.js';
 import { ManualClock, systemClock } from '../shared/clock.js';
 import type { ActionResult } from '../shared/desktop-api.js';
 import { startHarness, type Harness } from '../server/test-support/harness.js';
+import { startHttpProxy } from '../sync/test-support/proxies.js';
 import { serviceAvailable } from '../server/test-support/services.js';
 import { ensureTestUser, SSH_TEST_USER, sshdUnavailable, startSshd, type Sshd } from '../server/test-support/sshd.js';
 import { accounts } from './keychain.js';
@@ -98,10 +99,10 @@ async function codeFor(h: Harness, user: string): Promise<string> {
   return r.body.code as string;
 }
 
-async function agentFor(h: Harness, user: string, opts: RigOptions): Promise<Rig> {
+async function agentFor(h: Harness, user: string, opts: RigOptions, url = h.url): Promise<Rig> {
   const rig = makeRig(opts);
   await rig.agent.start();
-  value(await rig.agent.enroll(h.url, await codeFor(h, user)));
+  value(await rig.agent.enroll(url, await codeFor(h, user)));
   await until(`${user}'s first load`, () => rig.agent.snapshot().phase === 'ready');
   return rig;
 }
@@ -298,6 +299,39 @@ describe.runIf(available)('ssh keys of requests that time out', () => {
       expect(sshAccounts(alice)).toEqual([]);
     } finally {
       for (const rig of rigs.splice(0)) await rig.close();
+      await h.close();
+    }
+  });
+});
+
+describe.runIf(available)('an ssh key stored while a full refetch is on its way', () => {
+  it('is not swept with lists fetched before the request existed: the grant works from this device', async () => {
+    const h = await startHarness({ config: config(22), heartbeatMs: 500 });
+    const proxy = await startHttpProxy(h.url);
+    try {
+      const alice = track(await agentFor(h, 'alice', { clock: systemClock }, proxy.url));
+      await alice.agent.idle();
+      // The refetch a resume starts: its lists are answered by the server, and held on the way back.
+      const lists = proxy.holdAnswers((r) => r.method === 'GET' && (r.path === '/v1/requests' || r.path === '/v1/grants'));
+      alice.agent.resume();
+      await until('the lists answered, not yet delivered', () => lists.held === 3);
+      const r = value(await ask(alice, 'INC-910 asked during a refetch'));
+      expect(sshAccounts(alice)).toEqual([accounts.ssh(r.id)]);
+
+      lists.release();
+      await until('the request listed', () => alice.agent.snapshot().requests.some((x) => x.id === r.id));
+      await alice.agent.idle();
+      expect(sshAccounts(alice)).toEqual([accounts.ssh(r.id)]);
+
+      // And the grant can be used from here: the key follows it.
+      expect((await (await h.as('bob')).post(`/v1/requests/${r.id}/approve`, {})).status).toBe(200);
+      await until('active, the key moved to the grant id', () => {
+        const g = grantOf(alice, r.id);
+        return g?.state === 'active' && sshAccounts(alice).join() === accounts.ssh(g.id);
+      }, 10_000);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await proxy.close();
       await h.close();
     }
   });

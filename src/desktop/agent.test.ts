@@ -11,10 +11,12 @@ import type { GrantView } from '../shared/api.js';
 import { ManualClock, systemClock } from '../shared/clock.js';
 import { countdown } from '../shared/countdown.js';
 import type { ActionResult, DesktopSnapshot } from '../shared/desktop-api.js';
+import { FakeConnector } from '../server/test-support/fake-connector.js';
 import { startHarness, type Harness, type TestClient } from '../server/test-support/harness.js';
 import { startHttpProxy, startTcpProxy } from '../sync/test-support/proxies.js';
 import { approvalKey } from './intents.js';
 import { accounts } from './keychain.js';
+import { LIST_LIMIT } from './state.js';
 import { makeRig, until, type Rig, type RigOptions } from './test-support/agent-rig.js';
 import { flatten } from './test-support/sinks.js';
 import { TestTime } from './test-support/test-time.js';
@@ -372,6 +374,70 @@ describe.each([
   });
 });
 
+describe('expiry warnings that are already due', () => {
+  it('starting the app 3 min before the end (5 min lead): one warning at once, then one end', async () => {
+    const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));
+    const h = await timedHarness(time);
+    try {
+      const first = track(await agentFor(h, 'alice', { clock: time.device, stream: { heartbeatMs: 3_600_000 } }));
+      const id = value(await first.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-600 starts inside the warning' })).id;
+      await (await h.as('bob')).post(`/v1/requests/${id}/approve`, {});
+      await settle(h, first);
+      await until('active', () => grantOf(first, (g) => g.requestId === id)?.state === 'active');
+      const g = grantOf(first, (x) => x.requestId === id)!;
+      expect(g.expiresAt).toBe('2026-01-05T10:30:00.000Z');
+
+      // The app is closed until 10:27.
+      const rig = track(await first.relaunch());
+      time.advance(27 * MIN);
+      await h.settle();
+      await rig.agent.start();
+      await until('ready', () => rig.agent.snapshot().phase === 'ready');
+      await settle(h, rig);
+      const warned = rig.notifier.shown('expiring_soon');
+      expect(warned).toHaveLength(1);
+      expect(warned[0]!.intent).toMatchObject({ grantId: g.id, body: 'Your access ends at 10:30 UTC (in 3m). Extend it if you need more time.' });
+
+      // Each evaluation on the way (the 1 s tick, a resync) is no reason to warn again; the end comes once.
+      await run(time, 2 * MIN, 15_000, h, rig);
+      rig.agent.resume();
+      await settle(h, rig);
+      await run(time, 2 * MIN, 15_000, h, rig);
+      expect(rig.notifier.shown().map((x) => x.intent.kind)).toEqual(['expiring_soon', 'ended']);
+      expect(rig.notifier.shown('ended')[0]!.intent).toMatchObject({ grantId: g.id, reason: 'expired' });
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await h.close();
+    }
+  });
+
+  it('raising the lead time past now warns at once, once', async () => {
+    const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));
+    const h = await timedHarness(time);
+    try {
+      const rig = track(await agentFor(h, 'alice', { clock: time.device, stream: { heartbeatMs: 3_600_000 } }));
+      const id = value(await rig.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-601 a longer lead' })).id;
+      await (await h.as('bob')).post(`/v1/requests/${id}/approve`, {});
+      await settle(h, rig);
+      await until('active', () => grantOf(rig, (g) => g.requestId === id)?.state === 'active');
+      await run(time, 22 * MIN, 60_000, h, rig); // 10:22, 8 min left
+      expect(rig.notifier.shown('expiring_soon')).toEqual([]);
+
+      value(await rig.agent.updateSettings({ expiryWarningLeadMs: 10 * MIN }));
+      const warned = rig.notifier.shown('expiring_soon');
+      expect(warned).toHaveLength(1);
+      expect(warned[0]!.intent.body).toBe('Your access ends at 10:30 UTC (in 8m). Extend it if you need more time.');
+      expect(warned[0]!.at).toBe(time.now());
+
+      await run(time, 10 * MIN, 30_000, h, rig);
+      expect(rig.notifier.shown().filter((x) => x.intent.kind !== 'decided').map((x) => x.intent.kind)).toEqual(['expiring_soon', 'ended']);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await h.close();
+    }
+  });
+});
+
 describe('B28: a hidden window; notifications from the agent’s own timer', () => {
   it('3 grants, one ending at +20 min: the warning and the end come on time, at most one token refresh, the shown window is right at once', async () => {
     const time = new TestTime(Date.UTC(2026, 0, 5, 9, 0, 0));
@@ -566,13 +632,215 @@ describe('B43: the stream dies silently', () => {
   });
 });
 
+describe('resume from sleep or unlock: one full refetch', () => {
+  it('the server cannot resume the stream: the lists are refetched once, the missed changes are told once, the ended grant leaves the keychain', async () => {
+    const h = await startHarness({ heartbeatMs: 200 });
+    const tcp = await startTcpProxy(h.url);
+    const proxy = await startHttpProxy(tcp.url);
+    try {
+      const alice = track(await agentFor(h, 'alice', { clock: systemClock, stream: { heartbeatMs: 200, offlineAfterMs: 1_500 } }, proxy.url));
+      const bob = await h.as('bob');
+      const first = value(await alice.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-440 before the sleep' })).id;
+      await bob.post(`/v1/requests/${first}/approve`, {});
+      await until('active with its credential', () => {
+        const g = grantOf(alice, (x) => x.requestId === first);
+        return g?.state === 'active' && alice.ring.items.has(accounts.grant(g.id));
+      });
+      const g1 = grantOf(alice, (x) => x.requestId === first)!;
+      const second = value(await alice.agent.requestAccess({ resource: 'pg-prod', role: 'readonly', duration: '30m', reason: 'INC-441 decided during the sleep' })).id;
+      await alice.agent.idle();
+      expect(alice.notifier.shown().map((x) => x.intent.kind)).toEqual(['decided']);
+
+      // Asleep: the stream hears nothing while bob approves the second and an admin ends the first.
+      tcp.blackhole();
+      await until('not live', () => alice.agent.snapshot().connection.state !== 'live', 3_000);
+      expect((await bob.post(`/v1/requests/${second}/approve`, {})).status).toBe(200);
+      expect((await (await h.as('admin')).post(`/v1/grants/${g1.id}/end`)).status).toBe(200);
+      await h.settle();
+
+      // On waking the server does not know the position the stream resumes from (restored from a backup).
+      const resyncs: string[] = [];
+      alice.streams.at(-1)!.onResync((r) => resyncs.push(r.reason));
+      const listsBefore = proxy.count('GET', '/v1/grants');
+      tcp.restore();
+      proxy.setRequestHeader((r) => r.path === '/v1/events', 'last-event-id', '999999999999', 1);
+      alice.agent.resume();
+      await until('told about both changes', () => alice.notifier.shown().length === 3, 10_000);
+      await until('live', () => alice.agent.snapshot().connection.state === 'live');
+      await new Promise((r) => setTimeout(r, 400));
+      await alice.agent.idle();
+
+      expect(resyncs).toEqual(['unknown_last_event_id']);
+      expect(proxy.count('GET', '/v1/grants') - listsBefore).toBe(1);
+      const snap = alice.agent.snapshot();
+      expect(snap.requests.find((r) => r.id === second)).toMatchObject({ state: 'approved', decidedBy: 'bob' });
+      expect(snap.grants.find((g) => g.id === g1.id)).toMatchObject({ state: 'ended', endReason: 'revoked_by_admin' });
+      const g2 = snap.grants.find((g) => g.requestId === second)!;
+      expect(g2.state).toBe('active');
+      const told = alice.notifier.shown().map((x) => x.intent);
+      expect(told.map((i) => `${i.kind}:${i.kind === 'decided' ? i.requestId : i.kind === 'ended' ? i.grantId : ''}`).sort())
+        .toEqual([`decided:${first}`, `decided:${second}`, `ended:${g1.id}`].sort());
+      expect(told.find((i) => i.kind === 'ended')).toMatchObject({ reason: 'revoked_by_admin' });
+      expect(alice.ring.items.has(accounts.grant(g1.id))).toBe(false);
+      await until("the new grant's credential kept", () => alice.ring.items.has(accounts.grant(g2.id)));
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await proxy.close();
+      await tcp.close();
+      await h.close();
+    }
+  });
+
+  it('with a stream the server resumes: still one refetch, and nothing told twice', async () => {
+    const h = await startHarness({ heartbeatMs: 200 });
+    const proxy = await startHttpProxy(h.url);
+    try {
+      const bob = track(await agentFor(h, 'bob', { clock: systemClock, stream: { heartbeatMs: 200 } }, proxy.url));
+      const id = await request(await h.as('alice'), 'demo-pass', 'read', 'INC-442 waiting for bob');
+      await until('the approval notification', () => bob.notifier.shown('approval_needed').length === 1);
+      await bob.agent.idle();
+      const listsBefore = proxy.count('GET', '/v1/requests');
+      bob.agent.resume();
+      await until('a refetch', () => proxy.count('GET', '/v1/requests') > listsBefore);
+      await until('live', () => bob.agent.snapshot().connection.state === 'live');
+      await new Promise((r) => setTimeout(r, 400));
+      await bob.agent.idle();
+      // The two lists of one refetch (mine and to review).
+      expect(proxy.count('GET', '/v1/requests') - listsBefore).toBe(2);
+      expect(bob.notifier.shown().map((x) => x.intent.kind)).toEqual(['approval_needed']);
+      expect(awaiting(bob).map((r) => r.id)).toEqual([id]);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await proxy.close();
+      await h.close();
+    }
+  });
+});
+
+describe('revoke_failed', () => {
+  const CONFIG = `
+groups:
+  eng: { members: [alice, dave] }
+  sre: { members: [bob, carol] }
+  ops: { members: [erin] }
+resources:
+  flaky-db:
+    connector: fake
+    roles: { read: {}, write: {} }
+  notes:
+    connector: pass
+    roles: { read: {} }
+policies:
+  - resource: flaky-db
+    requesters: [eng]
+    approvers: { groups: [sre] }
+    maxDuration: 1h
+    breakGlass: { allowed: true, maxDuration: 15m }
+  - resource: notes
+    requesters: [eng]
+    approvers: { groups: [sre] }
+    maxDuration: 1h
+`;
+
+  it('approvers hear of a failing revoke even after its request left their review queue; the grantee and others do not', async () => {
+    const fake = new FakeConnector();
+    // Retries far off: each test step sees the first failure only.
+    const h = await startHarness({ config: CONFIG, extraConnectors: () => [fake], heartbeatMs: 500, revokeBackoff: { firstMs: 3_600_000, maxMs: 3_600_000 } });
+    const erinsProxy = await startHttpProxy(h.url);
+    try {
+      const alice = await h.as('alice');
+      const old = await request(alice, 'flaky-db', 'read', 'INC-450 approved long ago');
+      expect((await (await h.as('bob')).post(`/v1/requests/${old}/approve`, {})).status).toBe(200);
+      // Since then, more requests than the review queue holds.
+      const dave = await h.as('dave');
+      for (let i = 0; i < LIST_LIMIT; i++) {
+        const id = await request(dave, 'notes', 'read', `INC-451 filler ${i}`);
+        await dave.post(`/v1/requests/${id}/cancel`);
+      }
+      // A break-glass grant, whose events go to everyone.
+      const glass = await alice.post('/v1/requests', { resource: 'flaky-db', role: 'write', duration: '15m', reason: 'INC-452 break glass', breakGlass: true });
+      expect(glass.status).toBe(201);
+      await h.settle();
+      const grantOfRequest = async (id: string) => ((await alice.get(`/v1/requests/${id}`)).body as { grantId: string }).grantId;
+      const [oldGrant, glassGrant] = [await grantOfRequest(old), await grantOfRequest(glass.body.id as string)];
+
+      const bob = track(await agentFor(h, 'bob', { clock: systemClock }));
+      const erin = track(await agentFor(h, 'erin', { clock: systemClock }, erinsProxy.url));
+      const holder = track(await agentFor(h, 'alice', { clock: systemClock }));
+      expect(bob.agent.snapshot().reviewQueue).toHaveLength(LIST_LIMIT);
+      expect(bob.agent.snapshot().reviewQueue.some((r) => r.id === old)).toBe(false);
+
+      fake.failRevoke(10, { message: 'target unreachable' });
+      for (const id of [oldGrant, glassGrant]) expect((await alice.post(`/v1/grants/${id}/end`)).body).toMatchObject({ state: 'revoking', revokeAttempts: 1 });
+
+      await until('bob told about both', () => bob.notifier.shown('revoke_failed').length === 2);
+      const told = bob.notifier.shown('revoke_failed').map((x) => x.intent);
+      expect(told.find((i) => i.kind === 'revoke_failed' && i.grantId === oldGrant)).toMatchObject({
+        user: 'alice', resource: 'flaky-db', role: 'read', attempts: 1, error: 'target unreachable',
+        title: 'Revoke failing: alice on flaky-db/read', open: { view: 'request', requestId: old },
+      });
+      // erin got the break-glass grant's event and asked the server, which does not show her the request.
+      await until("erin's lookup answered", () => erinsProxy.seen.some((r) => r.path === `/v1/requests/${glass.body.id as string}` && r.status === 404));
+      await new Promise((r) => setTimeout(r, 200));
+      for (const rig of [bob, erin, holder]) await rig.agent.idle();
+      expect(erin.notifier.shown('revoke_failed')).toEqual([]);
+      // The holder's own grants show the failure; no notification for it.
+      expect(holder.notifier.shown('revoke_failed')).toEqual([]);
+      expect(holder.agent.snapshot().grants.find((g) => g.id === oldGrant)).toMatchObject({ state: 'revoking', lastRevokeError: 'target unreachable' });
+      expect(bob.notifier.shown('revoke_failed')).toHaveLength(2);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      fake.releaseHung();
+      await erinsProxy.close();
+      await h.close();
+    }
+  });
+});
+
 describe('offline', () => {
-  it('keeps the last state, marked stale; counts down; ends the grant on time; actions say the server is out of reach', async () => {
+  it('starting with the server out of reach: reconnecting, then offline, with the reason; actions say so; nothing is sent later', async () => {
+    const h = await startHarness({ heartbeatMs: 500 });
+    const tcp = await startTcpProxy(h.url);
+    try {
+      const first = track(await agentFor(h, 'alice', { clock: systemClock, stream: { offlineAfterMs: 1_000 } }, tcp.url));
+      const rig = track(await first.relaunch());
+      await tcp.down();
+      await rig.agent.start();
+      await until('reconnecting, with why', () => rig.agent.snapshot().connection.detail !== null);
+      expect(rig.agent.snapshot()).toMatchObject({
+        phase: 'loading', stale: null,
+        connection: { state: 'reconnecting', detail: `cannot reach the Latch server at ${tcp.url} (ECONNREFUSED)` },
+      });
+      await until('offline', () => rig.agent.snapshot().connection.state === 'offline', 3_000);
+      expect(rig.agent.snapshot().connection.detail).toBe(`cannot reach the Latch server at ${tcp.url} (ECONNREFUSED)`);
+
+      // The same sentence as a session that went offline after loading.
+      const refused = await rig.agent.requestAccess({ resource: 'demo-pass', role: 'read', duration: '30m', reason: 'INC-510 asked while offline' });
+      expect(refused).toEqual({ ok: false, error: { code: 'offline', message: `The Latch server at ${tcp.url} cannot be reached (ECONNREFUSED), so this was not done. Actions are not queued: try again when you are back online.` } });
+
+      await tcp.up();
+      await until('loaded once the server is back', () => rig.agent.snapshot().phase === 'ready' && rig.agent.snapshot().connection.state === 'live', 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await rig.agent.idle();
+      const onServer = (await (await h.as('alice')).get('/v1/requests?scope=mine')).body as { items: { reason: string }[] };
+      expect(onServer.items.map((r) => r.reason)).not.toContain('INC-510 asked while offline');
+      expect(rig.agent.snapshot().requests).toEqual([]);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await tcp.close();
+      await h.close();
+    }
+  });
+
+  it('keeps the last state, marked stale; counts down; ends the grant on time; actions say the server is out of reach and are not sent later', async () => {
     const time = new TestTime(Date.UTC(2026, 0, 5, 10, 0, 0));
     const h = await timedHarness(time);
-    let closed = false;
+    // The server's port stops answering (a stopped server, as the device sees it); the server itself
+    // goes on, and an HTTP proxy in front of it sees every request that reaches it.
+    const reaching = await startHttpProxy(h.url);
+    const tcp = await startTcpProxy(reaching.url);
     try {
-      const rig = track(await agentFor(h, 'alice', { clock: time.device, stream: { heartbeatMs: 3_600_000 } }));
+      const rig = track(await agentFor(h, 'alice', { clock: time.device, stream: { heartbeatMs: 3_600_000 } }, tcp.url));
       const id = value(await rig.agent.requestAccess({ resource: 'pg-prod', role: 'readonly', duration: '1h', reason: 'INC-500 offline countdown' })).id;
       await (await h.as('bob')).post(`/v1/requests/${id}/approve`, {});
       await settle(h, rig);
@@ -582,8 +850,7 @@ describe('offline', () => {
       });
       const g = grantOf(rig, (x) => x.requestId === id)!;
 
-      await h.close();
-      closed = true;
+      await tcp.down();
       await until('not live', () => rig.agent.snapshot().connection.state !== 'live');
       const stale = rig.agent.snapshot();
       expect(stale.stale).toEqual({ since: '2026-01-05T10:00:00.000Z' });
@@ -598,6 +865,7 @@ describe('offline', () => {
       const refused = await drive(time, rig.agent.extendGrant(g.id, '30m', 'INC-500 more time please'));
       expect(refused).toMatchObject({ ok: false, error: { code: 'offline' } });
       if (!refused.ok) expect(refused.error.message).toMatch(/^The Latch server at http:\/\/127\.0\.0\.1:\d+ cannot be reached \(ECONNREFUSED\), so this was not done\. Actions are not queued/);
+      expect(await drive(time, rig.agent.requestAccess({ resource: 'pg-prod', role: 'admin', duration: '1h', reason: 'INC-500 asked while offline' }))).toMatchObject({ ok: false, error: { code: 'offline' } });
 
       time.advance(50 * MIN);
       await rig.agent.idle();
@@ -605,9 +873,28 @@ describe('offline', () => {
       expect(rig.ring.items.has(accounts.grant(g.id))).toBe(false);
       expect(rig.tray.labels()).toContain('pg-prod/readonly — Expired at 11:00 UTC');
       expect(flatten(rig.tray.last.menu).some((i) => i.type === 'action' && i.action.kind === 'end_grant')).toBe(false);
+
+      // The server is back: what was refused while offline does not reach it now either.
+      await h.settle();
+      const sentBefore = reaching.seen.length;
+      await tcp.up();
+      for (let i = 0; i < 40 && rig.agent.snapshot().connection.state !== 'live'; i++) await run(time, 250, 250, h, rig);
+      expect(rig.agent.snapshot().connection.state).toBe('live');
+      await run(time, 10_000, 1_000, h, rig);
+      const sent = reaching.seen.slice(sentBefore);
+      expect(sent.filter((r) => r.method === 'GET').length).toBeGreaterThan(0);
+      expect(sent.filter((r) => r.method !== 'GET')).toEqual([]);
+      const cli = await h.as('alice');
+      const mine = ((await cli.get('/v1/requests?scope=mine')).body as { items: { reason: string; kind: string }[] }).items;
+      expect(mine.map((r) => r.reason)).toEqual(['INC-500 offline countdown']);
+      expect((await cli.get(`/v1/grants/${g.id}`)).body).toMatchObject({ state: 'ended', endReason: 'expired', extensionsUsed: 0, expiresAt: g.expiresAt });
+      expect(rig.agent.snapshot().requests.map((r) => r.reason)).toEqual(['INC-500 offline countdown']);
+      expect(rig.notifier.shown('ended')).toHaveLength(1);
     } finally {
       for (const rig of rigs.splice(0)) await rig.close();
-      if (!closed) await h.close();
+      await tcp.close();
+      await reaching.close();
+      await h.close();
     }
   });
 });

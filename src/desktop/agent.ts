@@ -6,17 +6,20 @@
  * contract (DesktopApi, src/shared/desktop-api.ts): electron/ hands its calls to it through the
  * IPC wrapper, and the e2e browser harness carries the same calls over a WebSocket.
  *
- * - State: on the stream's `resync` everything is refetched; on each event the request or grant
- *   it names is refetched and updated in place (fetches coalesce; a fetch that fails marks the
- *   data for a full refetch when the stream is next live).
+ * - State: on the stream's `resync` everything is refetched, and once after the OS reports a
+ *   resume or an unlock; on each event the request or grant it names is refetched and updated in
+ *   place (fetches coalesce; a fetch that fails marks the data for a full refetch when the stream
+ *   is next live).
  * - Offline: the last known state stays, marked stale since the stream went down; countdowns go on
  *   from the last known `expiresAt` and offset; actions fail with a sentence saying the server is
- *   out of reach — they are not queued.
+ *   out of reach — they are not queued. Started offline there is no last state (it is not kept
+ *   across restarts): the connection says why, and actions say the server is out of reach.
  * - Time (B27, B28): one deadline timer and a 1 s wall-clock tick (countdown.ts); notifications
  *   come from here, never from the renderer; each intent is shown once.
  * - Keychain: a grant's credential is kept while it is live and deleted when it ends (here, as
  *   soon as its end passes, whether or not the server's word has arrived), and on each full fetch
- *   `sweepEnded` removes what ended while the app was closed.
+ *   `sweepEnded` removes what ended while the app was closed — but not what was written while
+ *   that fetch was on its way.
  * - ssh: a request for an ssh resource carries the public half of a fresh ed25519 pair made here;
  *   the private key exists only in the keychain (`ssh:<request id>`, moved to `ssh:<grant id>`
  *   when the grant is live, deleted when the request ends without access or the grant ends).
@@ -36,7 +39,7 @@ import { assertNever } from '../shared/states.js';
 import { ApiError, OfflineError, ProtocolError, SignedOutError, type EventStream, type LatchClient, type StreamStatus } from '../sync/index.js';
 import { CountdownScheduler } from './countdown.js';
 import { defaultDeviceName, keychainCredentialSource, type AgentDeps, type AgentKeychain, type ClipboardSink, type NotifierSink, type SyncSession, type TraySink } from './deps.js';
-import { changeIntents, eventIntents, UTC_FORMAT, type IntentFormat, type NotifierCommand } from './intents.js';
+import { changeIntents, eventIntents, revokeFailedAudience, revokeFailedId, UTC_FORMAT, type IntentFormat, type NotifierCommand } from './intents.js';
 import { accounts, KeychainError } from './keychain.js';
 import { SettingsError, type SettingsStore } from './settings.js';
 import { defaultSshAgentSocket, sshAgentClient, SshAgentError, type SshAgentSink } from './ssh-agent.js';
@@ -76,6 +79,11 @@ interface Session {
   cached: Map<string, string | null>;
   /** Credential fetches that came back behind their grant's end, by grant: tries so far. */
   behind: Map<string, number>;
+  /**
+   * Ids (request or grant) whose keychain entries were written since the running full fetch began
+   * (null when none runs): its sweep must leave them, the lists it got may predate them.
+   */
+  writtenSinceFetch: Set<string> | null;
   /** Requests of mine whose ssh key the keychain holds under the request id. */
   sshKeys: Set<string>;
   /** Grants whose key and certificate this session put in the ssh-agent, with that certificate. */
@@ -122,6 +130,8 @@ export class Agent implements DesktopApi {
   private staleSince: number | null = null;
   private notices: Notice[] = [];
   private noticeSeq = 0;
+  /** The lead time the current view's expiry warnings were judged with (the setting can change between two views). */
+  private judgedLeadMs: number;
   /** Intent ids shown: each occurrence once, whatever path (timer, event, refetch) finds it. */
   private readonly shown = new Set<string>();
   private readonly listeners = new Set<(s: DesktopSnapshot) => void>();
@@ -146,6 +156,7 @@ export class Agent implements DesktopApi {
     this.report = deps.onError ?? ((err, context) => console.error(`latch: ${context}:`, err instanceof Error ? err.message : err));
     this.clipboardClearMs = deps.timing?.clipboardClearMs ?? CLIPBOARD_CLEAR_MS;
     this.serverUrl = this.settings.get().serverUrl;
+    this.judgedLeadMs = this.settings.get().expiryWarningLeadMs;
     this.connection = { state: 'offline', since: this.clock.now(), detail: null };
     this.scheduler = new CountdownScheduler({
       clock: this.clock,
@@ -159,7 +170,8 @@ export class Agent implements DesktopApi {
     if (this.settings.resetNotice) this.notices = [this.notice('settings_reset', 'warning', this.settings.resetNotice.message)];
     this.off.push(
       this.settings.onChange((next, prev) => {
-        if (next.expiryWarningLeadMs !== prev.expiryWarningLeadMs) this.rearm();
+        // A new lead time may put a warning time in the past: judged now, not at the next deadline.
+        if (next.expiryWarningLeadMs !== prev.expiryWarningLeadMs) this.evaluate();
         this.publish();
       }),
       this.keychain.onStatus(() => this.publish()),
@@ -200,13 +212,18 @@ export class Agent implements DesktopApi {
 
   /**
    * The OS reported a resume from sleep or a screen unlock (Electron's powerMonitor): reconnect the
-   * stream now and recompute every countdown. Without it the 1 s tick notices the jump anyway.
+   * stream now, recompute every countdown, and refetch everything once the stream is live again —
+   * the events replayed say what changed, but only the lists settle what a fetch lost while
+   * asleep left unknown, and the keychain sweep goes with them. One refetch: when the server cannot
+   * resume and asks for a resync, that is the same one. Without this call the 1 s tick notices the
+   * jump anyway.
    */
   resume(): void {
     const s = this.session;
     if (s) {
       // Connections pooled before the sleep are likely dead too (B43).
       s.client.close();
+      s.needsReload = true;
       s.events.reconnectNow();
     }
     this.scheduler.resume();
@@ -341,7 +358,7 @@ export class Agent implements DesktopApi {
       let credential = parseCredential(await this.keychain.get(accounts.grant(grantId)));
       if (credential === null) {
         credential = (await s.client.credential(grantId)).credential;
-        await this.keychain.set(accounts.grant(grantId), JSON.stringify(credential));
+        await this.keepSecret(s, grantId, accounts.grant(grantId), JSON.stringify(credential));
         s.cached.set(grantId, g.expiresAt);
       }
       const value = credential[field];
@@ -502,7 +519,7 @@ export class Agent implements DesktopApi {
   private begin(sync: SyncSession, url: string, me: string): void {
     const s: Session = {
       url, client: sync.client, events: sync.events, me, off: [], loading: false, reloadAgain: false, needsReload: false, retryTimer: null,
-      queue: new Map(), flushing: null, cached: new Map(), behind: new Map(), sshKeys: new Set(), inSshAgent: new Map(), signingOut: false,
+      queue: new Map(), flushing: null, writtenSinceFetch: null, cached: new Map(), behind: new Map(), sshKeys: new Set(), inSshAgent: new Map(), signingOut: false,
     };
     this.session = s;
     this.serverUrl = url;
@@ -567,9 +584,33 @@ export class Agent implements DesktopApi {
 
   private onEvent(s: Session, e: EventView): void {
     if (s !== this.session) return;
-    this.deliver(eventIntents(e, this.view, s.me, this.settings.get()));
+    if (revokeFailedAudience(e, this.view, s.me) === 'ask') this.askRevokeAudience(s, e);
+    else this.deliver(eventIntents(e, this.view, s.me, this.settings.get()));
     for (const t of refreshTargets(e, this.view.data, s.me)) s.queue.set(refreshKey(t), t);
     this.flush(s);
+  }
+
+  /**
+   * A revoke failing on a grant whose request is not in my lists: the server shows me the request
+   * only if I am its approver (or an admin), and its approvers say whether I am. Once per grant;
+   * a failed fetch is asked again at the next failed attempt.
+   */
+  private askRevokeAudience(s: Session, e: EventView): void {
+    if (e.grantId === null || e.requestId === null || this.shown.has(revokeFailedId(e.grantId))) return;
+    const requestId = e.requestId;
+    this.background((async () => {
+      let request: RequestView | null;
+      try {
+        request = await s.client.getRequest(requestId);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404)) {
+          if (!(err instanceof OfflineError || err instanceof SignedOutError)) this.report(err, `looking up request ${requestId} of a failing revoke`);
+          return;
+        }
+        request = null;
+      }
+      if (s === this.session) this.deliver(eventIntents(e, this.view, s.me, this.settings.get(), request));
+    })(), 'telling approvers about a failing revoke');
   }
 
   // ---- fetching ----------------------------------------------------------------------------------
@@ -588,18 +629,23 @@ export class Agent implements DesktopApi {
       try {
         do {
           s.reloadAgain = false;
-          // An entity fetch started before this one must not land after it with older data.
+          // This fetch is the one owed: the stream going live next asks for no other (a failure asks again).
+          s.needsReload = false;
+          // An entity fetch started before this one must not land after it with older data; what it failed to bring, this brings.
           if (s.flushing) await s.flushing;
+          s.needsReload = false;
+          s.writtenSinceFetch = new Set();
           const c = s.client;
           const [user, resources, requests, reviewQueue, grants] = await Promise.all([
             c.me(), c.resources(), c.listRequests({ scope: 'mine', limit: LIST_LIMIT }), c.listRequests({ scope: 'review', limit: LIST_LIMIT }), c.listGrants({ scope: 'mine', limit: LIST_LIMIT }),
           ]);
           if (s !== this.session) return;
-          s.needsReload = false;
           this.phase = 'ready';
           this.commit({ user, resources, requests, reviewQueue, grants }, true);
-          // Entries of grants that ended while the app was closed (or while offline) go now.
-          await this.keychain.sweepEnded(secretsToKeep(this.view.data, this.view.at)).catch((err: unknown) => this.report(err, 'sweeping ended grants from the keychain'));
+          // Entries of grants that ended while the app was closed (or while offline) go now; not
+          // those written since the fetch began (a request made meanwhile is not in these lists).
+          const keep = [...secretsToKeep(this.view.data, this.view.at), ...s.writtenSinceFetch];
+          await this.keychain.sweepEnded(keep).catch((err: unknown) => this.report(err, 'sweeping ended grants from the keychain'));
           // ssh keys of requests made in an earlier run that are still waiting (or just became a grant).
           await this.findSshKeys(s).catch((err: unknown) => this.report(err, 'looking for ssh keys in the keychain'));
         } while (s.reloadAgain && s === this.session);
@@ -610,6 +656,7 @@ export class Agent implements DesktopApi {
         if (this.connection.state === 'live') s.retryTimer = this.clock.setTimer(() => this.reload(s), RELOAD_RETRY_MS);
       } finally {
         s.loading = false;
+        s.writtenSinceFetch = null;
         if (s === this.session) this.flush(s);
       }
     })(), 'fetching requests and grants');
@@ -672,7 +719,7 @@ export class Agent implements DesktopApi {
       this.background((async () => {
         try {
           const { credential } = await s.client.credential(g.id);
-          await this.keychain.set(accounts.grant(g.id), JSON.stringify(credential));
+          await this.keepSecret(s, g.id, accounts.grant(g.id), JSON.stringify(credential));
           // It may have ended while this was on its way.
           const now = this.view.data.grants.find((x) => x.id === g.id);
           if (s !== this.session || !now || !isLiveAt(now, this.serverNow())) await this.keychain.forgetGrant(g.id, g.requestId);
@@ -710,12 +757,14 @@ export class Agent implements DesktopApi {
     const prev = this.view;
     const next: AgentView = { loaded, at: Math.max(prev.at, this.serverNow()), data };
     this.view = next;
+    const settings = this.settings.get();
     if (s) {
-      this.deliver(changeIntents(prev, next, s.me, this.settings.get(), this.format));
+      this.deliver(changeIntents(prev, next, s.me, settings, this.format, this.judgedLeadMs));
       if (prev.loaded) for (const g of grantsEnded(prev, next)) this.forgetSecrets(s, g);
       this.cacheCredentials(s);
       this.settleSshKeys(s);
     }
+    this.judgedLeadMs = settings.expiryWarningLeadMs;
     this.rearm();
     this.publish();
   }
@@ -729,6 +778,16 @@ export class Agent implements DesktopApi {
   private rearm(): void {
     const deadline = this.view.loaded ? nextDeadline(this.view.data, this.view.at, this.settings.get().expiryWarningLeadMs) : null;
     this.scheduler.setDeadline(deadline === null ? null : deadline - this.offset());
+  }
+
+  /**
+   * Writes a keychain entry of request or grant `id`, marked first: a sweep that took its keep-list
+   * before the mark also queued its listing before this write (the keychain runs one call at a
+   * time), so it cannot see the new entry.
+   */
+  private keepSecret(s: Session, id: string, account: string, secret: string): Promise<void> {
+    s.writtenSinceFetch?.add(id);
+    return this.keychain.set(account, secret);
   }
 
   private forgetSecrets(s: Session, g: GrantView): void {
@@ -752,7 +811,7 @@ export class Agent implements DesktopApi {
    */
   private async keepSshKey(s: Session, r: RequestView, privateKey: string): Promise<void> {
     try {
-      await this.keychain.set(accounts.ssh(r.id), privateKey);
+      await this.keepSecret(s, r.id, accounts.ssh(r.id), privateKey);
     } catch (err) {
       const withdrawn = await (r.state === 'pending' ? s.client.cancel(r.id) : r.grantId !== null ? s.client.endGrant(r.grantId) : Promise.reject(new Error('nothing to withdraw')))
         .then(() => true, (e: unknown) => (this.report(e, 'withdrawing a request whose ssh key could not be kept'), false));
@@ -790,7 +849,7 @@ export class Agent implements DesktopApi {
       this.background((async () => {
         const key = await this.keychain.get(accounts.ssh(requestId));
         if (key === null) return;
-        await this.keychain.set(accounts.ssh(grantId), key);
+        await this.keepSecret(s, grantId, accounts.ssh(grantId), key);
         await this.keychain.delete(accounts.ssh(requestId));
         // It may have ended meanwhile, after its entries were deleted.
         const g = this.view.data.grants.find((x) => x.id === grantId);
@@ -847,8 +906,25 @@ export class Agent implements DesktopApi {
     if (!parsed.ok) return parsed;
     const s = this.session;
     if (!s) return { ok: false, error: { code: 'signed_out', message: 'This device is not signed in: enroll it with the server address and a code from your admin.' } };
-    if (this.phase !== 'ready') return { ok: false, error: { code: 'unavailable', message: 'Latch is still loading your requests and grants; try again in a moment.' } };
+    if (this.phase !== 'ready') return { ok: false, error: (await this.unreachable(s)) ?? { code: 'unavailable', message: 'Latch is still loading your requests and grants; try again in a moment.' } };
     return this.attempt(() => fn(s, ...parsed.args));
+  }
+
+  /**
+   * Before the first load, with the stream down (started offline): whether the server can be
+   * reached, asked once, so that an action says what a loaded session offline says rather than
+   * "still loading" for as long as the network is gone.
+   */
+  private async unreachable(s: Session): Promise<DesktopError | null> {
+    if (this.connection.state === 'live') return null;
+    try {
+      await s.client.me();
+      return null;
+    } catch (err) {
+      const error = toDesktopError(err);
+      if (error.code === 'unexpected') this.report(err, 'reaching the server before the first load');
+      return error;
+    }
   }
 
   /** A review or cancel; a conflict (decided elsewhere first) also refetches the request so the window catches up (B22). */

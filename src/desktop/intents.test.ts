@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EventView } from '../shared/api.js';
 import { DEFAULT_SETTINGS, type Settings } from '../shared/settings.js';
-import { changeIntents, eventIntents, type NotificationIntent, type NotifierCommand } from './intents.js';
-import { grantView, isoAt, requestView, USERS, viewAt } from './test-support/fixtures.js';
+import { changeIntents, eventIntents, revokeFailedAudience, type NotificationIntent, type NotifierCommand } from './intents.js';
+import { grantView, isoAt, MIN, requestView, USERS, viewAt } from './test-support/fixtures.js';
 
 const settings: Settings = { ...DEFAULT_SETTINGS };
 const shows = (cmds: NotifierCommand[]): NotificationIntent[] => cmds.flatMap((c) => (c.type === 'show' ? [c.intent] : []));
@@ -137,6 +137,30 @@ describe('expiring_soon and ended', () => {
     expect(changeIntents(viewAt(0), viewAt(10, { grants: [short] }), 'alice', settings)).toEqual([]);
   });
 
+  it('the first load finds a grant inside its warning window: one warning now, then the end once', () => {
+    const first = shows(changeIntents(viewAt(57, {}, false), viewAt(57, { grants: [g] }), 'alice', settings));
+    expect(first).toEqual([expect.objectContaining({ kind: 'expiring_soon', id: `expiring_soon:gr_g1:${Date.parse(isoAt(60))}`, body: 'Your access ends at 11:00 UTC (in 3m). Extend it if you need more time.' })]);
+    expect(changeIntents(viewAt(57, { grants: [g] }), viewAt(58, { grants: [g] }), 'alice', settings)).toEqual([]);
+    // A refetch (resync) of the same grant is no news either.
+    expect(changeIntents(viewAt(58, { grants: [g] }), viewAt(58, { grants: [{ ...g }] }), 'alice', settings)).toEqual([]);
+    expect(shows(changeIntents(viewAt(58, { grants: [g] }), viewAt(60, { grants: [g] }), 'alice', settings)).map((i) => i.kind)).toEqual(['ended']);
+    // Outside the window, ended already, or shorter than the lead time: nothing from the first load.
+    expect(changeIntents(viewAt(30, {}, false), viewAt(30, { grants: [g] }), 'alice', settings)).toEqual([]);
+    expect(changeIntents(viewAt(61, {}, false), viewAt(61, { grants: [g] }), 'alice', settings)).toEqual([]);
+    const short = grantView({ id: 'gr_g3', activatedAt: isoAt(10), expiresAt: isoAt(13), durationMs: 3 * MIN });
+    expect(changeIntents(viewAt(11, {}, false), viewAt(11, { grants: [short] }), 'alice', settings)).toEqual([]);
+  });
+
+  it('a lead time raised past now warns at once, once', () => {
+    const tenMinutes = { ...settings, expiryWarningLeadMs: 10 * MIN };
+    // At 10:52 under a 5 min lead nothing was due; under 10 min the warning time (10:50) has passed.
+    const raised = changeIntents(viewAt(52, { grants: [g] }), viewAt(52, { grants: [g] }), 'alice', tenMinutes, undefined, 5 * MIN);
+    expect(shows(raised)).toEqual([expect.objectContaining({ kind: 'expiring_soon', grantId: 'gr_g1', body: expect.stringContaining('(in 8m)') })]);
+    expect(changeIntents(viewAt(52, { grants: [g] }), viewAt(53, { grants: [g] }), 'alice', tenMinutes)).toEqual([]);
+    // Lowered back while warned: no second warning, no withdrawal.
+    expect(changeIntents(viewAt(53, { grants: [g] }), viewAt(53, { grants: [g] }), 'alice', settings, undefined, 10 * MIN)).toEqual([]);
+  });
+
   it('after an extension: the old warning is withdrawn and a new one comes for the new end', () => {
     const extended = grantView({ id: 'gr_g1', expiresAt: isoAt(90), extensionsUsed: 1 });
     expect(changeIntents(viewAt(56, { grants: [g] }), viewAt(57, { grants: [extended] }), 'alice', settings)).toEqual([{ type: 'withdraw', key: 'grant:gr_g1' }]);
@@ -178,8 +202,22 @@ describe('revoke_failed', () => {
       expect.objectContaining({ kind: 'revoke_failed', key: 'revoke:gr_x1', user: 'alice', attempts: 3, title: 'Revoke failing: alice on pg-prod/readonly' }),
     ]);
     expect(eventIntents(e, viewAt(61, { user: USERS.alice }), 'alice', settings)).toEqual([]);
-    expect(eventIntents(e, viewAt(61, { user: USERS.carol }), 'carol', settings)).toEqual([]);
+    expect(revokeFailedAudience(e, viewAt(61, { user: USERS.alice }), 'alice')).toBe('not_approver');
     expect(shows(eventIntents(e, viewAt(61, { user: USERS.admin }), 'admin', settings))).toHaveLength(1);
     expect(eventIntents({ ...e, type: 'grant.ended' }, bob, 'bob', settings)).toEqual([]);
+  });
+
+  it('a request no longer in my review queue: the server is asked, and its approvers decide', () => {
+    // The queue holds the latest 100; the revoke fails hours after the request left it.
+    const carol = viewAt(61, { user: USERS.carol, reviewQueue: [] });
+    expect(revokeFailedAudience(e, carol, 'carol')).toBe('ask');
+    expect(eventIntents(e, carol, 'carol', settings)).toEqual([]);
+    const asShown = requestView({ id: 'req_x1', state: 'approved', canReview: false, approvers: ['group:sre'] });
+    expect(shows(eventIntents(e, carol, 'carol', settings, asShown))).toEqual([expect.objectContaining({ kind: 'revoke_failed', grantId: 'gr_x1', open: { view: 'request', requestId: 'req_x1' } })]);
+    // Not shown to me (404), or shown but not mine to approve (a break-glass grant's events go to everyone).
+    expect(eventIntents(e, carol, 'carol', settings, null)).toEqual([]);
+    const erin = viewAt(61, { user: { name: 'erin', groups: ['ops'], admin: false } });
+    expect(eventIntents(e, erin, 'erin', settings, asShown)).toEqual([]);
+    expect(eventIntents(e, carol, 'carol', settings, { ...asShown, id: 'req_other' })).toEqual([]);
   });
 });

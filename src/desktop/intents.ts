@@ -8,9 +8,13 @@
  * - requesters get `decided`, with who decided and their comment, and "expired" for a request that
  *   timed out (B21);
  * - whoever holds an active grant gets `expiring_soon` (settings' lead time) with Extend where
- *   extensions are left, then `ended` — exactly once, from deadlines that fell between the two
- *   views, so a laptop that slept through both gets the `ended` only (B27);
- * - approvers get `revoke_failed` when a revoke keeps failing (B09);
+ *   extensions are left, then `ended`. The warning is due while the grant is inside its warning
+ *   window and was not already in it at the previous view (with the lead time of then): so the
+ *   first load finds a grant ending in 3 min under a 5 min lead, and a raised lead whose warning
+ *   time has passed warns at once, but a laptop that slept through both the warning and the end
+ *   gets the `ended` only (B27);
+ * - approvers (and admins) get `revoke_failed` when a revoke keeps failing (B09), whether or not
+ *   the request is still in their review queue;
  * - nobody is notified about their own action; `muted` silences everything, and each kind has its
  *   own switch (`approvals`, `decisions`, `expiring`; `ended` and `revoke_failed` follow `muted` only).
  *
@@ -24,7 +28,7 @@ import { formatDuration } from '../shared/duration.js';
 import type { Settings } from '../shared/settings.js';
 import type { EndReason } from '../shared/states.js';
 import { assertNever } from '../shared/states.js';
-import { awaitsMyReview, expiresAtOf, grantPhaseAt, isLiveAt, type AgentView } from './state.js';
+import { awaitsMyReview, expiresAtOf, grantPhaseAt, isApproverOf, isLiveAt, type AgentView } from './state.js';
 import type { AgentTrayAction } from './tray-model.js';
 
 export type IntentKind = 'approval_needed' | 'decided' | 'expiring_soon' | 'ended' | 'revoke_failed';
@@ -79,32 +83,42 @@ export const revokeKey = (grantId: string) => `revoke:${grantId}`;
 
 const label = (x: { resource: string; role: string }) => `${x.resource}/${x.role}`;
 
-/** The intents a change of data or time calls for. Nothing before both views are loaded (B40). */
-export function changeIntents(prev: AgentView, next: AgentView, me: string, settings: IntentSettings, fmt: IntentFormat = UTC_FORMAT): NotifierCommand[] {
-  if (!prev.loaded || !next.loaded) return [];
+/**
+ * The intents a change of data or time calls for. Nothing before both views are loaded (B40),
+ * except the expiry warning of a grant the first load finds inside its warning window: that is
+ * news about now, not about the past. `prevLeadMs` is the lead time `prev` was judged with (the
+ * setting may have changed since).
+ */
+export function changeIntents(
+  prev: AgentView, next: AgentView, me: string, settings: IntentSettings, fmt: IntentFormat = UTC_FORMAT, prevLeadMs: number = settings.expiryWarningLeadMs,
+): NotifierCommand[] {
+  if (!next.loaded) return [];
   const out: NotifierCommand[] = [];
+  const leadMs = settings.expiryWarningLeadMs;
 
-  // Approvals waiting for me.
-  const wasOpen = new Set(prev.data.reviewQueue.filter((r) => awaitsMyReview(r, me)).map((r) => r.id));
-  const isOpen = new Set<string>();
-  for (const r of next.data.reviewQueue) {
-    if (!awaitsMyReview(r, me)) continue;
-    isOpen.add(r.id);
-    if (!wasOpen.has(r.id)) out.push({ type: 'show', intent: approvalNeeded(r) });
-  }
-  for (const id of wasOpen) if (!isOpen.has(id)) out.push({ type: 'withdraw', key: approvalKey(id) });
+  if (prev.loaded) {
+    // Approvals waiting for me.
+    const wasOpen = new Set(prev.data.reviewQueue.filter((r) => awaitsMyReview(r, me)).map((r) => r.id));
+    const isOpen = new Set<string>();
+    for (const r of next.data.reviewQueue) {
+      if (!awaitsMyReview(r, me)) continue;
+      isOpen.add(r.id);
+      if (!wasOpen.has(r.id)) out.push({ type: 'show', intent: approvalNeeded(r) });
+    }
+    for (const id of wasOpen) if (!isOpen.has(id)) out.push({ type: 'withdraw', key: approvalKey(id) });
 
-  // Decisions on my requests.
-  const wasPending = new Set(prev.data.requests.filter((r) => r.state === 'pending').map((r) => r.id));
-  for (const r of next.data.requests) {
-    if (r.state === 'pending' || !wasPending.has(r.id) || r.requester !== me) continue;
-    // My own cancel, or a self-approval; and an extension closed because its grant ended (that grant's `ended` says it).
-    if (r.decidedBy === me || (r.state === 'cancelled' && r.decidedBy === null)) continue;
-    out.push({ type: 'show', intent: decided(r) });
+    // Decisions on my requests.
+    const wasPending = new Set(prev.data.requests.filter((r) => r.state === 'pending').map((r) => r.id));
+    for (const r of next.data.requests) {
+      if (r.state === 'pending' || !wasPending.has(r.id) || r.requester !== me) continue;
+      // My own cancel, or a self-approval; and an extension closed because its grant ended (that grant's `ended` says it).
+      if (r.decidedBy === me || (r.state === 'cancelled' && r.decidedBy === null)) continue;
+      out.push({ type: 'show', intent: decided(r) });
+    }
   }
 
   // My grants: the expiry warning, then the end.
-  const before = new Map(prev.data.grants.map((g) => [g.id, g]));
+  const before = new Map(prev.loaded ? prev.data.grants.map((g) => [g.id, g]) : []);
   for (const g of next.data.grants) {
     if (g.user !== me) continue;
     const p = before.get(g.id);
@@ -114,37 +128,60 @@ export function changeIntents(prev: AgentView, next: AgentView, me: string, sett
       continue;
     }
     const end = expiresAtOf(g);
-    if (g.state !== 'active' || end === null || end <= next.at) continue;
-    const warnAt = end - settings.expiryWarningLeadMs;
-    // Not for a grant shorter than the lead time: warning at activation is noise.
-    const activated = g.activatedAt === null ? -Infinity : Date.parse(g.activatedAt);
-    if (warnAt > prev.at && warnAt <= next.at && warnAt >= activated) {
-      out.push({ type: 'show', intent: expiringSoon(g, end, next.at, fmt) });
-    } else if (p !== undefined && p.expiresAt !== g.expiresAt && warnAt > next.at) {
+    const wasWarned = p !== undefined && warningDue(p, prev.at, prevLeadMs);
+    if (warningDue(g, next.at, leadMs)) {
+      if (!wasWarned || expiresAtOf(p) !== end) out.push({ type: 'show', intent: expiringSoon(g, end!, next.at, fmt) });
+    } else if (wasWarned && expiresAtOf(p) !== end && g.state === 'active') {
       // Extended: a warning already shown for the old end no longer holds.
-      const prevEnd = expiresAtOf(p);
-      if (prevEnd !== null && prevEnd - settings.expiryWarningLeadMs <= prev.at) out.push({ type: 'withdraw', key: grantKey(g.id) });
+      out.push({ type: 'withdraw', key: grantKey(g.id) });
     }
   }
   return filtered(out, settings);
 }
 
 /**
- * The intents one event calls for by itself: `revoke_failed`, for approvers (and admins) of the
- * grant — not its holder, whose grant shows the failure.
+ * The grant is active and inside its warning window at `at`: its end is less than `leadMs` away
+ * and not passed. Never for a grant shorter than the lead time: a warning at activation is noise.
  */
-export function eventIntents(e: EventView, view: AgentView, me: string, settings: IntentSettings): NotifierCommand[] {
-  if (e.type !== 'grant.revoke_failed' || e.grantId === null || !view.loaded) return [];
-  const user = str(e.data.user);
-  if (user === null || user === me) return [];
-  const approver = view.data.user?.admin === true || view.data.reviewQueue.some((r) => r.id === e.requestId);
-  if (!approver) return [];
+function warningDue(g: GrantView, at: number, leadMs: number): boolean {
+  const end = expiresAtOf(g);
+  if (g.state !== 'active' || end === null || end <= at) return false;
+  const warnAt = end - leadMs;
+  const activated = g.activatedAt === null ? -Infinity : Date.parse(g.activatedAt);
+  return warnAt <= at && warnAt >= activated;
+}
+
+/**
+ * Whether I hear of a `grant.revoke_failed`: approvers of its request and admins, not its holder
+ * (whose grant shows the failure). The server streams it to the holder, the approvers and admins —
+ * and to everyone for a break-glass grant — so the request's approvers decide. `ask`: the request
+ * is not in my lists (my review queue holds the latest 100; a revoke can fail hours later), and
+ * only the server can say; `request` is its answer, null when it does not show me the request.
+ */
+export function revokeFailedAudience(e: EventView, view: AgentView, me: string, request?: RequestView | null): 'approver' | 'not_approver' | 'ask' {
+  const user = view.data.user;
+  if (e.type !== 'grant.revoke_failed' || e.grantId === null || !view.loaded || user === null) return 'not_approver';
+  if (str(e.data.user) === null || str(e.data.user) === me) return 'not_approver';
+  if (user.admin || view.data.reviewQueue.some((r) => r.id === e.requestId)) return 'approver';
+  if (e.requestId === null) return 'not_approver';
+  if (request === undefined) return 'ask';
+  return request !== null && request.id === e.requestId && isApproverOf(request, user) ? 'approver' : 'not_approver';
+}
+
+/**
+ * The intents one event calls for by itself: `revoke_failed`, for approvers (and admins) of the
+ * grant — not its holder. `request`: the event's request as the server showed it, when
+ * `revokeFailedAudience` asked for it.
+ */
+export function eventIntents(e: EventView, view: AgentView, me: string, settings: IntentSettings, request?: RequestView | null): NotifierCommand[] {
+  if (revokeFailedAudience(e, view, me, request) !== 'approver' || e.grantId === null) return [];
+  const user = str(e.data.user) ?? 'someone';
   const resource = str(e.data.resource) ?? 'a resource';
   const role = str(e.data.role) ?? 'a role';
   const error = str(e.data.error) ?? 'unknown error';
   const attempts = typeof e.data.attempts === 'number' ? e.data.attempts : 1;
   const intent: NotificationIntent = {
-    kind: 'revoke_failed', id: `revoke_failed:${e.grantId}`, key: revokeKey(e.grantId),
+    kind: 'revoke_failed', id: revokeFailedId(e.grantId), key: revokeKey(e.grantId),
     grantId: e.grantId, user, resource, role, error, attempts,
     title: `Revoke failing: ${user} on ${resource}/${role}`,
     body: `Latch could not take ${user}'s access away yet (attempt ${attempts}: ${error}). It keeps retrying; check the target.`,
@@ -153,6 +190,9 @@ export function eventIntents(e: EventView, view: AgentView, me: string, settings
   };
   return filtered([{ type: 'show', intent }], settings);
 }
+
+/** One `revoke_failed` per grant: the retries that follow do not notify again. */
+export const revokeFailedId = (grantId: string) => `revoke_failed:${grantId}`;
 
 function approvalNeeded(r: RequestView): NotificationIntent {
   const what = r.kind === 'extension' ? `${formatDuration(r.durationMs)} more on ${label(r)}` : `${label(r)} for ${formatDuration(r.durationMs)}`;

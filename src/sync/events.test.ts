@@ -1,6 +1,7 @@
 // The event stream against the real server on loopback (heartbeat 200 ms): typed events, resume
 // with Last-Event-ID, resync, the dead-stream watchdog of FIELD-CASES B43 (a black-holing TCP
-// proxy, a wall-clock jump), "offline", and a token refreshed when the stream gets a 401.
+// proxy, a wall-clock jump), "offline", a token refreshed when the stream gets a 401, and the
+// reconnection backoff against a port that resets every connection.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventView } from '../shared/api.js';
 import { ManualClock, systemClock, type Clock, type TimerHandle } from '../shared/clock.js';
@@ -287,6 +288,103 @@ describe('stream authorization', () => {
     await new Promise((r) => setTimeout(r, 4 * HEARTBEAT_MS));
     expect(proxy.count('GET', '/v1/events')).toBe(1);
     expect(proxy.count('POST', '/v1/token/refresh')).toBe(1);
+    client.close();
+  });
+});
+
+/** A ManualClock that also tells which timers are pending and the delay each was armed with. */
+class WatchedClock implements Clock {
+  private readonly inner = new ManualClock(Date.now());
+  private readonly armed: { ms: number; handle: TimerHandle | null; done: boolean }[] = [];
+  now(): number {
+    return this.inner.now();
+  }
+  setTimer(fn: () => void, ms: number): TimerHandle {
+    const rec: { ms: number; handle: TimerHandle | null; done: boolean } = { ms, handle: null, done: false };
+    rec.handle = this.inner.setTimer(() => {
+      rec.done = true;
+      fn();
+    }, ms);
+    this.armed.push(rec);
+    return rec.handle;
+  }
+  clearTimer(handle: TimerHandle): void {
+    const rec = this.armed.find((r) => r.handle === handle);
+    if (rec) rec.done = true;
+    this.inner.clearTimer(handle);
+  }
+  advance(ms: number): void {
+    this.inner.advance(ms);
+  }
+  /** The delays of the timers armed and not yet fired or cleared. */
+  pending(): number[] {
+    return this.armed.filter((r) => !r.done).map((r) => r.ms);
+  }
+}
+
+describe('reconnection backoff', () => {
+  let h: Harness;
+  let tcp: TcpProxy;
+  beforeAll(async () => {
+    h = await startHarness({ heartbeatMs: HEARTBEAT_MS });
+    tcp = await startTcpProxy(h.url);
+  });
+  afterAll(async () => {
+    await tcp.close();
+    await h.close();
+  });
+
+  it('a server that resets every connection: the waits double up to maxMs, and start over after a connection that went live', async () => {
+    const clock = new WatchedClock();
+    const { client } = await enrolled(tcp.url, await codeFor(h, 'bob'), clock);
+    // heartbeat 10 s: the watchdog checks every 1 s; offline after an hour: neither is a backoff wait.
+    const WATCHDOG_MS = 1_000;
+    const OFFLINE_MS = 3_600_000;
+    const backoff = { firstMs: 30, maxMs: 300 };
+    // random = 1: each wait is its ceiling, min(maxMs, firstMs · 2^n); the jitter only ever shortens it (to half).
+    const w = watch(client, { clock, heartbeatMs: 10_000, offlineAfterMs: OFFLINE_MS, backoff, random: () => 1 });
+    const retryWait = () => clock.pending().filter((ms) => ms !== WATCHDOG_MS && ms !== OFFLINE_MS);
+
+    /** Waits for the refused attempt number `n` to be handled: the next retry armed. Returns its wait. */
+    const nextWait = async (n: number): Promise<number> => {
+      await until(`attempt ${n} refused and the retry armed`, () => tcp.refused === n && retryWait().length === 1);
+      return retryWait()[0]!;
+    };
+    /** The client comes back after exactly `ms`: not a millisecond before. */
+    const comesBackAfter = async (ms: number, n: number): Promise<void> => {
+      clock.advance(ms - 1);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(tcp.accepted, `no attempt before ${ms} ms`).toBe(n);
+      clock.advance(1);
+      await until(`attempt ${n + 1}`, () => tcp.accepted === n + 1);
+    };
+
+    tcp.refuse();
+    const base = tcp.accepted;
+    w.stream.start();
+    const waits: number[] = [];
+    for (let i = 1; i <= 6; i++) {
+      const wait = await nextWait(i);
+      waits.push(wait);
+      if (i < 6) await comesBackAfter(wait, base + i);
+    }
+    expect(waits).toEqual([30, 60, 120, 240, 300, 300]);
+    expect(w.stream.status).toMatchObject({ state: 'reconnecting', reason: 'network', detail: expect.stringMatching(/^cannot reach the Latch server at http:\/\/127\.0\.0\.1:\d+ \(ECONNRESET\)$/) });
+
+    // The server is back: the next attempt goes live, which clears the count.
+    tcp.restore();
+    clock.advance(300);
+    await until('live', () => w.stream.status.state === 'live');
+
+    // Reset again: the first wait is the shortest again, and grows from there.
+    tcp.refuse();
+    const refusedBefore = tcp.refused;
+    await until('the live connection reset and the retry armed', () => w.stream.status.state === 'reconnecting' && retryWait().length === 1);
+    expect(retryWait()).toEqual([30]);
+    clock.advance(30);
+    await until('refused again, the retry armed', () => tcp.refused === refusedBefore + 1 && retryWait().length === 1);
+    expect(retryWait()).toEqual([60]);
+    w.stream.close();
     client.close();
   });
 });

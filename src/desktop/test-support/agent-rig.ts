@@ -38,6 +38,8 @@ export interface Rig {
   settings: SettingsStore;
   /** Every client the agent had made, newest last. */
   clients: LatchClient[];
+  /** Every event stream the agent had made, newest last (to watch its resync signals). */
+  streams: EventStream[];
   /** The client of the current session. */
   client(): LatchClient;
   /** Stops this agent and starts another on the same keyring and settings (not started: call `start()`). */
@@ -47,11 +49,12 @@ export interface Rig {
 
 export const FAST_RETRY: RetryOptions = { attempts: 3, firstMs: 20, maxMs: 100 };
 
-export function syncFactory(opts: RigOptions, made: LatchClient[]): ClientFactory {
+export function syncFactory(opts: RigOptions, made: LatchClient[], streams: EventStream[] = []): ClientFactory {
   return (baseUrl, credentials) => {
     const client = new LatchClient({ baseUrl, credentials, clock: opts.clock, retry: opts.retry ?? FAST_RETRY });
     made.push(client);
     const events = new EventStream({ client, clock: opts.clock, backoff: { firstMs: 50, maxMs: 400 }, onListenerError: (err) => console.error(err), ...opts.stream });
+    streams.push(events);
     return { client, events };
   };
 }
@@ -66,14 +69,15 @@ export function makeRig(opts: RigOptions, shared: { ring?: FakeKeyring; dir?: st
   const tray = new RecordingTray(opts.clock);
   const clipboard = new RecordingClipboard(opts.clock);
   const clients: LatchClient[] = [];
+  const streams: EventStream[] = [];
   const agent = new Agent({
-    clock: opts.clock, keychain, settings, notifier, tray, clipboard, connect: syncFactory(opts, clients),
+    clock: opts.clock, keychain, settings, notifier, tray, clipboard, connect: syncFactory(opts, clients, streams),
     deviceName: opts.deviceName ?? 'test-laptop', timing: opts.timing, onError: (err, context) => console.error(`agent: ${context}`, err),
     sshAgent: opts.sshAgent ?? sshAgentClient(null), makeSshKeyPair: opts.makeSshKeyPair,
   });
   let closed = false;
   const rig: Rig = {
-    agent, notifier, tray, clipboard, ring, keychain, settings, clients,
+    agent, notifier, tray, clipboard, ring, keychain, settings, clients, streams,
     client() {
       const c = clients.at(-1);
       if (!c) throw new Error('no client yet');

@@ -26,7 +26,21 @@ export interface HttpProxy {
   rewriteBody(match: (r: SeenRequest) => boolean, body: string): void;
   /** Called as each answer arrives from the server, before it is passed on. */
   onAnswer(cb: (r: SeenRequest) => void): void;
+  /**
+   * Keeps back the answers of matching requests (the server has answered; the client waits) until
+   * `release()`: to make something happen between a request and its answer, deterministically.
+   */
+  holdAnswers(match: (r: SeenRequest) => boolean): AnswerHold;
+  /** Sets a request header on the next `times` matching requests (default: all) before they reach the server. */
+  setRequestHeader(match: (r: SeenRequest) => boolean, name: string, value: string, times?: number): void;
   close(): Promise<void>;
+}
+
+export interface AnswerHold {
+  /** Answers kept back so far. */
+  readonly held: number;
+  /** Passes the kept answers on, and lets later ones through. */
+  release(): void;
 }
 
 export async function startHttpProxy(target: string): Promise<HttpProxy> {
@@ -35,6 +49,8 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
   const losses: { match: (r: SeenRequest) => boolean; left: number }[] = [];
   const rewrites: { match: (r: SeenRequest) => boolean; body: string }[] = [];
   const answerHooks: ((r: SeenRequest) => void)[] = [];
+  const holds: { match: (r: SeenRequest) => boolean; active: boolean; waiting: (() => void)[] }[] = [];
+  const headerSets: { match: (r: SeenRequest) => boolean; name: string; value: string; left: number }[] = [];
   let dateShift = 0;
 
   const server = http.createServer((req, res) => {
@@ -43,7 +59,23 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
     const loss = losses.find((l) => l.left > 0 && l.match(record));
     if (loss) loss.left--;
     const rewrite = rewrites.find((r) => r.match(record));
-    const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host }, agent: false }, (answer) => {
+    const hold = holds.find((x) => x.active && x.match(record));
+    const sent: http.OutgoingHttpHeaders = { ...req.headers, host: upstream.host };
+    for (const h of headerSets) {
+      if (h.left <= 0 || !h.match(record)) continue;
+      h.left--;
+      sent[h.name.toLowerCase()] = h.value;
+    }
+    const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: sent, agent: false }, (answer) => {
+      if (hold?.active) {
+        // Paused until released: the server has answered, the client sees nothing yet.
+        answer.pause();
+        hold.waiting.push(() => pass(answer));
+        return;
+      }
+      pass(answer);
+    });
+    const pass = (answer: http.IncomingMessage) => {
       record.status = answer.statusCode ?? null;
       for (const hook of answerHooks) hook(record);
       const headers = { ...answer.headers };
@@ -66,7 +98,7 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
       }
       res.writeHead(answer.statusCode ?? 502, headers);
       answer.pipe(res);
-    });
+    };
     out.on('error', () => res.destroy());
     req.pipe(out);
     // The client went away (or its answer was lost): let the server see the stream close.
@@ -82,6 +114,21 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
     shiftDate: (ms) => void (dateShift = ms),
     rewriteBody: (match, body) => void rewrites.push({ match, body }),
     onAnswer: (cb) => void answerHooks.push(cb),
+    holdAnswers(match) {
+      const hold = { match, active: true, waiting: [] as (() => void)[], released: 0 };
+      holds.push(hold);
+      return {
+        get held() {
+          return hold.waiting.length + hold.released;
+        },
+        release() {
+          hold.active = false;
+          hold.released += hold.waiting.length;
+          for (const go of hold.waiting.splice(0)) go();
+        },
+      };
+    },
+    setRequestHeader: (match, name, value, times = Infinity) => void headerSets.push({ match, name, value, left: times }),
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -97,10 +144,23 @@ export interface TcpProxy {
    * change.
    */
   blackhole(): void;
-  /** New connections reach the server again (the silenced ones stay dead). */
+  /**
+   * Resets every connection, open and new, at once (TCP RST): a server that went away or a port
+   * nobody listens on, as a client sees it.
+   */
+  refuse(): void;
+  /** New connections reach the server again (the silenced or reset ones stay dead). */
   restore(): void;
-  /** Connections accepted so far. */
+  /**
+   * Stops listening and closes every connection: the port of a stopped server, where connecting
+   * is refused (ECONNREFUSED). The server behind keeps running; `up()` listens on the same port again.
+   */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /** Connections accepted so far (refused ones included). */
   readonly accepted: number;
+  /** Connections reset on arrival by `refuse()`. */
+  readonly refused: number;
   close(): Promise<void>;
 }
 
@@ -109,7 +169,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   const live = new Set<{ dead: boolean }>();
   let holed = false;
+  let refusing = false;
   let accepted = 0;
+  let refused = 0;
 
   const track = (s: net.Socket) => {
     sockets.add(s);
@@ -120,6 +182,11 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const server = net.createServer((client) => {
     accepted++;
     track(client);
+    if (refusing) {
+      refused++;
+      client.resetAndDestroy();
+      return;
+    }
     if (holed) {
       client.on('data', () => {}); // swallowed
       return;
@@ -153,12 +220,25 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       holed = true;
       for (const s of live) s.dead = true;
     },
+    refuse() {
+      refusing = true;
+      for (const s of sockets) s.resetAndDestroy();
+    },
     restore() {
       holed = false;
+      refusing = false;
     },
     get accepted() {
       return accepted;
     },
+    get refused() {
+      return refused;
+    },
+    down: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    }),
+    up: () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve)),
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
