@@ -795,6 +795,43 @@ policies:
       await h.close();
     }
   });
+  it("an approver's tray needs attention while a revoke keeps failing, and no longer once the grant ended or its clean-up is done", async () => {
+    const fake = new FakeConnector();
+    // The first retry comes quickly and succeeds: the attention must go by itself.
+    const h = await startHarness({ config: CONFIG, extraConnectors: () => [fake], heartbeatMs: 500, revokeBackoff: { firstMs: 1_500, maxMs: 1_500 } });
+    try {
+      const alice = await h.as('alice');
+      const bob = track(await agentFor(h, 'bob', { clock: systemClock }));
+      const revokeFailing = () => bob.agent.trayModel().attention.includes('revoke_failing');
+      expect(revokeFailing()).toBe(false);
+
+      // An ended grant whose first revoke fails.
+      const ended = await request(alice, 'flaky-db', 'read', 'INC-460 revoke fails once');
+      expect((await (await h.as('bob')).post(`/v1/requests/${ended}/approve`, {})).status).toBe(200);
+      await h.settle();
+      const grantId = ((await alice.get(`/v1/requests/${ended}`)).body as { grantId: string }).grantId;
+      fake.failRevoke(1, { message: 'target unreachable' });
+      await alice.post(`/v1/grants/${grantId}/end`);
+      await until("bob's tray on attention", revokeFailing, 10_000);
+      expect(bob.agent.trayModel().icon).toBe('attention');
+      await until('the retry revoked it and bob\'s tray calmed down', () => !revokeFailing(), 15_000);
+      expect((await alice.get(`/v1/grants/${grantId}`)).body).toMatchObject({ state: 'ended' });
+
+      // A failed provisioning whose clean-up fails once: the same, through grant.cleaned_up.
+      fake.failProvision(1, { message: 'quota exhausted' });
+      fake.failRevoke(1, { message: 'target unreachable' });
+      const failed = await request(alice, 'flaky-db', 'write', 'INC-461 provisioning fails');
+      expect((await (await h.as('carol')).post(`/v1/requests/${failed}/approve`, {})).status).toBe(200);
+      await until("bob's tray on attention for the clean-up", revokeFailing, 10_000);
+      await until('the clean-up done and bob\'s tray calm', () => !revokeFailing(), 15_000);
+      // The clean-up is in the audit trail, not only in the log.
+      const audit = (await (await h.as('admin')).get('/v1/audit?limit=1000')).body as { items: { type: string; data: { resource?: string } }[] };
+      expect(audit.items.filter((e) => e.type === 'grant.cleaned_up')).toEqual([expect.objectContaining({ data: expect.objectContaining({ resource: 'flaky-db' }) })]);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
+      await h.close();
+    }
+  });
 });
 
 describe('offline', () => {

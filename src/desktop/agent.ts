@@ -49,10 +49,12 @@ import {
   placeRequest, refreshKey, refreshTargets, secretsToKeep, sshKeyFates, credentialBehind,
   type AgentData, type AgentView, type RefreshTarget,
 } from './state.js';
-import { trayModel, type AgentTrayAction, type TrayModel } from './tray-model.js';
+import { trayModel, type AgentTrayAction, type RevokeFailure, type TrayModel } from './tray-model.js';
 
 /** A failed full fetch is tried again this long after, while the stream stays live. */
 const RELOAD_RETRY_MS = 5_000;
+/** How long past its announced retry a failing revoke keeps the tray on attention without news of it. */
+const REVOKE_FAILURE_GRACE_MS = 60_000;
 /** A credential fetched before the connector re-issued it after an extension is fetched again, this often, this many times. */
 const CREDENTIAL_RETRY_MS = 1_000;
 const CREDENTIAL_RETRIES = 10;
@@ -134,6 +136,12 @@ export class Agent implements DesktopApi {
   private judgedLeadMs: number;
   /** Intent ids shown: each occurrence once, whatever path (timer, event, refetch) finds it. */
   private readonly shown = new Set<string>();
+  /**
+   * Revokes failing on grants I approve (not mine: those show on the grant itself), for the tray's
+   * attention: until the grant ends or is cleaned up, or — should that event be missed — a minute
+   * past the retry the server announced without a new failure.
+   */
+  private readonly revokeFailures = new Map<string, RevokeFailure & { until: number }>();
   private readonly listeners = new Set<(s: DesktopSnapshot) => void>();
   private lastTray = '';
   private readonly work = new Set<Promise<unknown>>();
@@ -462,7 +470,7 @@ export class Agent implements DesktopApi {
   /** The tray as it is now (what was last rendered, or would be). */
   trayModel(): TrayModel {
     const s = this.snapshot();
-    return trayModel(s, s.now, { format: this.format });
+    return trayModel(s, s.now, { format: this.format, revokeFailures: this.failingRevokes(s.now) });
   }
 
   private publish(): void {
@@ -476,7 +484,7 @@ export class Agent implements DesktopApi {
   }
 
   private renderTray(s: DesktopSnapshot = this.snapshot()): void {
-    const model = trayModel(s, s.now, { format: this.format });
+    const model = trayModel(s, s.now, { format: this.format, revokeFailures: this.failingRevokes(s.now) });
     const json = JSON.stringify(model);
     if (json === this.lastTray) return;
     this.lastTray = json;
@@ -546,6 +554,7 @@ export class Agent implements DesktopApi {
     if (this.session === s) {
       this.session = null;
       this.view = EMPTY_VIEW;
+      this.revokeFailures.clear();
       this.staleSince = null;
       this.connection = { state: 'offline', since: this.clock.now(), detail: null };
       this.scheduler.setDeadline(null);
@@ -584,8 +593,13 @@ export class Agent implements DesktopApi {
 
   private onEvent(s: Session, e: EventView): void {
     if (s !== this.session) return;
-    if (revokeFailedAudience(e, this.view, s.me) === 'ask') this.askRevokeAudience(s, e);
-    else this.deliver(eventIntents(e, this.view, s.me, this.settings.get()));
+    const audience = revokeFailedAudience(e, this.view, s.me);
+    if (audience === 'ask') this.askRevokeAudience(s, e);
+    else {
+      if (audience === 'approver') this.noteRevokeFailure(e);
+      this.deliver(eventIntents(e, this.view, s.me, this.settings.get()));
+    }
+    if ((e.type === 'grant.ended' || e.type === 'grant.cleaned_up') && e.grantId !== null && this.revokeFailures.delete(e.grantId)) this.renderTray();
     for (const t of refreshTargets(e, this.view.data, s.me)) s.queue.set(refreshKey(t), t);
     this.flush(s);
   }
@@ -609,8 +623,26 @@ export class Agent implements DesktopApi {
         }
         request = null;
       }
-      if (s === this.session) this.deliver(eventIntents(e, this.view, s.me, this.settings.get(), request));
+      if (s !== this.session) return;
+      if (revokeFailedAudience(e, this.view, s.me, request) === 'approver') this.noteRevokeFailure(e);
+      this.deliver(eventIntents(e, this.view, s.me, this.settings.get(), request));
     })(), 'telling approvers about a failing revoke');
+  }
+
+  private noteRevokeFailure(e: EventView): void {
+    if (e.grantId === null) return;
+    const str = (v: unknown) => (typeof v === 'string' ? v : '');
+    const retryAt = Date.parse(str(e.data.nextRetryAt));
+    this.revokeFailures.set(e.grantId, {
+      grantId: e.grantId, requestId: e.requestId, user: str(e.data.user), resource: str(e.data.resource), role: str(e.data.role),
+      until: (Number.isFinite(retryAt) ? retryAt - this.offset() : this.clock.now()) + REVOKE_FAILURE_GRACE_MS,
+    });
+    this.renderTray();
+  }
+
+  /** What the tray shows of `revokeFailures` at local time `now`. */
+  private failingRevokes(now: number): RevokeFailure[] {
+    return [...this.revokeFailures.values()].filter((f) => f.until > now).map(({ until: _until, ...f }) => f);
   }
 
   // ---- fetching ----------------------------------------------------------------------------------

@@ -149,7 +149,8 @@ export function refreshTargets(e: EventView, data: AgentData, me: string): Refre
     case 'grant.extended':
     case 'grant.revoking':
     case 'grant.ended':
-    case 'grant.revoke_failed': {
+    case 'grant.revoke_failed':
+    case 'grant.cleaned_up': {
       if (e.grantId === null) return [];
       const mine = e.data.user === me || data.grants.some((g) => g.id === e.grantId);
       return mine ? [{ kind: 'grant', id: e.grantId }] : [];

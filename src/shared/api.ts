@@ -93,7 +93,7 @@ export type GrantView = z.infer<typeof grantSchema>;
 export const EVENT_TYPES = [
   'request.created', 'request.reviewed', 'request.approved', 'request.denied', 'request.cancelled', 'request.timed_out',
   'grant.scheduled', 'grant.provisioning', 'grant.active', 'grant.failed', 'grant.extended', 'grant.revoking',
-  'grant.ended', 'grant.revoke_failed', 'break_glass.used', 'user.added', 'user.enrolled', 'config.reloaded',
+  'grant.ended', 'grant.revoke_failed', 'grant.cleaned_up', 'break_glass.used', 'user.added', 'user.enrolled', 'config.reloaded',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -663,8 +663,16 @@ export class Lifecycle {
         const abort = new AbortController();
         const result = await this.withTimeout('revoking', this.connectorFor(row).revoke(target, abort.signal), abort);
         if (row.state === 'failed') {
-          // The clean-up after a failed provisioning: the grant stays failed, nothing is left behind.
-          await this.d.store.write((tx) => tx.updateTable('grants').set({ next_revoke_at: null }).where('id', '=', id).where('state', '=', 'failed').execute());
+          // The clean-up after a failed provisioning: the grant stays failed, nothing is left
+          // behind; audited, and it tells approvers whose tray showed the failing clean-up.
+          await this.commit(async (c) => {
+            const updated = await c.tx.updateTable('grants').set({ next_revoke_at: null, last_revoke_error: null }).where('id', '=', id).where('state', '=', 'failed').executeTakeFirst();
+            if (Number(updated.numUpdatedRows) !== 1) return;
+            await c.emit({
+              type: 'grant.cleaned_up', actor: null, requestId: row.request_id, grantId: id, audience: await this.grantAudience(c.tx, row),
+              data: { user: row.user_name, resource: row.resource, role: row.role, attempts: row.revoke_attempts + 1, ...(result.audit ?? {}) },
+            });
+          });
           this.d.log.info({ grant: id, attempts: row.revoke_attempts + 1, ...(result.audit ?? {}) }, 'cleaned up after failed provisioning');
           return;
         }
