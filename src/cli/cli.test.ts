@@ -190,6 +190,11 @@ describe('request → review → grant → credential → end', { timeout: 90_00
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ id: pending.id, state: 'approved', grant: { state: 'active', user: 'alice' } });
+    // Asking again for what she holds: sent (a second grant is allowed), with how to extend instead (B23).
+    const again = await latch(home('alice'), 'request', 'demo-pass', '--role', 'read', '--reason', 'INC-2000 rotate the keys again');
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`^note: you already hold demo-pass/read \\(grant ${out.grant.id}, ends in \\d+m\\); \`latch extend ${out.grant.id} --by 30m --reason …\` adds time to it instead\n$`));
+    expect((await latch(home('alice'), 'cancel', /req_\w+/.exec(again.stdout)![0])).code).toBe(0);
     expect((await latch(home('alice'), 'end', out.grant.id)).code).toBe(0);
   });
 

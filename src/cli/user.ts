@@ -113,6 +113,10 @@ export function registerUserCommands(program: Command): void {
         throw new CliError(`--for "${flags.for}" is not a duration; write it like 30m or 1h${max ? ` (${resource}/${flags.role} allows at most ${max})` : ''}`);
       }
       const startAt = flags.start === undefined ? undefined : parseStart(flags.start);
+      // Already holding it: say so, and how to add time instead (FIELD-CASES B23). A second grant
+      // of the same role is allowed (each has its own identity on the target, B01), so it is a note.
+      const held = (await c.call('listGrants', { query: { scope: 'mine', state: 'active' } }).catch(() => ({ items: [] as GrantView[] }))).items.find((g) => g.resource === resource && g.role === flags.role);
+      if (held && !flags.json) process.stderr.write(`note: you already hold ${resource}/${flags.role} (grant ${held.id}, ends ${relative(held.expiresAt)}); \`latch extend ${held.id} --by 30m --reason …\` adds time to it instead\n`);
       // An ssh resource signs a key made here; only its public half is sent.
       const sshKey = (await connectorOf(c, resource)) === 'ssh' ? await sshKeys.create() : null;
       let request: RequestView;
