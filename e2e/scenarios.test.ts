@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accounts } from '../src/desktop/keychain.js';
-import { pgUnavailable, startPgCluster, type PgCluster } from '../src/server/test-support/pg-cluster.js';
+import { loginError, pgUnavailable, prepareTarget, startPgCluster, type PgCluster } from '../src/server/test-support/pg-cluster.js';
 import { serviceAvailable, strict } from '../src/server/test-support/services.js';
 import { chromiumMissing, launchChromium, openUserPage, pageErrors, startBrowserHarness, type BrowserHarness } from './harness/index.js';
 import { probeSecretService } from './harness/keychain.js';
@@ -23,7 +23,6 @@ const run =
   (!strict || serviceAvailable('end-to-end scenarios (Secret Service)', await probeSecretService()));
 
 const ADMIN_PW_ENV = 'LATCH_E2E_PG_ADMIN_PW';
-const ADMIN_PW = `adm-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 const REASON = 'INC-4711 check the failed invoice run';
 
 function config(cluster: PgCluster): string {
@@ -94,18 +93,11 @@ describe.runIf(run)('end to end in the browser, against the real agent, server a
 
   beforeAll(async () => {
     cluster = await startPgCluster();
-    su = new pg.Client({ connectionString: cluster.url() });
-    await su.connect();
-    await su.query(`CREATE ROLE latch_admin LOGIN CREATEROLE PASSWORD '${ADMIN_PW}'`);
-    await su.query('CREATE ROLE app_readonly NOLOGIN');
-    await su.query('CREATE DATABASE app');
-    const app = new pg.Client({ connectionString: cluster.url('app') });
-    await app.connect();
-    await app.query('CREATE TABLE invoices (id int PRIMARY KEY, customer text, cents int)');
-    await app.query(`INSERT INTO invoices VALUES (1, 'acme', 12900), (2, 'globex', 4500)`);
-    await app.query('GRANT SELECT ON invoices TO app_readonly');
-    await app.end();
-    process.env[ADMIN_PW_ENV] = ADMIN_PW;
+    ({ su } = await prepareTarget(cluster, {
+      passwordEnv: ADMIN_PW_ENV,
+      roles: ['app_readonly'],
+      databases: { app: ['CREATE TABLE invoices (id int PRIMARY KEY, customer text, cents int)', `INSERT INTO invoices VALUES (1, 'acme', 12900), (2, 'globex', 4500)`, 'GRANT SELECT ON invoices TO app_readonly'] },
+    }));
 
     [harness, browser] = await Promise.all([
       startBrowserHarness({ config: config(cluster), stream: { backoff: { firstMs: 100, maxMs: 500 } } }),
@@ -190,7 +182,7 @@ describe.runIf(run)('end to end in the browser, against the real agent, server a
     await alice.locator(`.history-row[data-grant-id="${grantId}"]`).getByText('Ended by you').waitFor({ timeout: 15_000 });
     await session.ended;
     expect(session.errors.map((e) => e.message).join('\n')).toMatch(/terminat/i);
-    await expect(login(url)).rejects.toThrow(/password authentication failed|does not exist/);
+    expect(await loginError(url)).toMatch(/password authentication failed|does not exist/);
     expect(await jitSessions(user)).toBe(0);
     expect(await roleExists(user)).toBe(false);
     await expect.poll(() => harness.keychain('alice').has(accounts.grant(grantId))).toBe(false);

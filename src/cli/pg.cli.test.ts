@@ -12,12 +12,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newCodeFor } from '../server/auth/identity.js';
 import { startHarness, type Harness } from '../server/test-support/harness.js';
-import { pgUnavailable, startPgCluster, type PgCluster } from '../server/test-support/pg-cluster.js';
+import { loginError, pgUnavailable, prepareTarget, startPgCluster, type PgCluster } from '../server/test-support/pg-cluster.js';
 import { serviceAvailable } from '../server/test-support/services.js';
 
 const BIN = resolve('dist/src/cli/main.js');
 const ADMIN_PW_ENV = 'LATCH_PG_CLI_ADMIN_PW';
-const ADMIN_PW = `cli-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 interface Run { code: number; stdout: string; stderr: string }
 
 const available = serviceAvailable('latch CLI with a postgres resource', pgUnavailable());
@@ -36,36 +35,14 @@ describe.runIf(available)('latch CLI with a postgres resource (real cluster)', (
       });
     });
 
-  /** A new login with the connection string; null when it works, else the error message. */
-  async function loginError(url: string): Promise<string | null> {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      await c.query('SELECT 1');
-      return null;
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  }
-
   beforeAll(async () => {
     if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` before vitest (\`npm test\` does)`);
     cluster = await startPgCluster();
-    su = new pg.Client({ connectionString: cluster.url() });
-    await su.connect();
-    await su.query(`CREATE ROLE latch_admin LOGIN CREATEROLE PASSWORD '${ADMIN_PW}'`);
-    await su.query('CREATE ROLE app_readonly NOLOGIN');
-    await su.query('CREATE DATABASE app');
-    const app = new pg.Client({ connectionString: cluster.url('app') });
-    await app.connect();
-    await app.query(`CREATE TABLE accounts (id int PRIMARY KEY, owner text)`);
-    await app.query(`INSERT INTO accounts VALUES (1, 'acme')`);
-    await app.query('GRANT SELECT ON accounts TO app_readonly');
-    await app.end();
-    process.env[ADMIN_PW_ENV] = ADMIN_PW;
+    ({ su } = await prepareTarget(cluster, {
+      passwordEnv: ADMIN_PW_ENV,
+      roles: ['app_readonly'],
+      databases: { app: ['CREATE TABLE accounts (id int PRIMARY KEY, owner text)', `INSERT INTO accounts VALUES (1, 'acme')`, 'GRANT SELECT ON accounts TO app_readonly'] },
+    }));
     const config = { url: `postgres://latch_admin@${cluster.host}:${cluster.port}/app`, passwordEnv: ADMIN_PW_ENV, roles: { readonly: 'app_readonly' } };
     tmp = mkdtempSync(join(tmpdir(), 'latch-pg-cli-'));
     h = await startHarness({

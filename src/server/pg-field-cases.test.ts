@@ -20,7 +20,7 @@ import { policyFor } from '../shared/policy.js';
 import { postgresConnector, roleNameFor } from './connectors/postgres.js';
 import type { GrantsTable, RequestsTable } from './store/schema.js';
 import { TestClient, startHarness, type Harness } from './test-support/harness.js';
-import { pgUnavailable, startPgCluster, type PgCluster } from './test-support/pg-cluster.js';
+import { loginError as loginWith, pgUnavailable, startPgCluster, type PgCluster } from './test-support/pg-cluster.js';
 import { serviceAvailable } from './test-support/services.js';
 
 const run = serviceAvailable('postgres field cases', pgUnavailable());
@@ -132,19 +132,7 @@ policies:
   }
 
   /** A new login attempt: null when it works, else the error message. */
-  async function loginError(cred: PgCredential): Promise<string | null> {
-    const c = new pg.Client({ connectionString: cred.url, connectionTimeoutMillis: 5000 });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      await c.query('SELECT 1');
-      return null;
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  }
+  const loginError = (cred: PgCredential) => loginWith(cred.url);
 
   const sessionCount = async (role: string) => Number((await su.query('SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1', [role])).rows[0].n);
   const roleRow = async (role: string) =>

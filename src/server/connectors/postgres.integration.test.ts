@@ -8,7 +8,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
-import { pgUnavailable, startPgCluster, type PgCluster } from '../test-support/pg-cluster.js';
+import { pgUnavailable, prepareTarget, startPgCluster, type PgCluster } from '../test-support/pg-cluster.js';
 import { serviceAvailable } from '../test-support/services.js';
 import { startHarness } from '../test-support/harness.js';
 import { postgresConnector, roleNameFor } from './postgres.js';
@@ -16,7 +16,6 @@ import type { Connector, GrantTarget } from './types.js';
 
 const run = serviceAvailable('postgres connector', pgUnavailable());
 const ADMIN_PW_ENV = 'LATCH_PG_IT_ADMIN_PW';
-const ADMIN_PW = `adm-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
 const MIN = 60_000;
 
 interface PgCredential { type: string; host: string; port: number; database: string; user: string; password: string; url: string }
@@ -51,21 +50,16 @@ describe.runIf(run)('postgres connector (real cluster)', () => {
 
   beforeAll(async () => {
     cluster = await startPgCluster();
-    su = new pg.Client({ connectionString: cluster.url() });
-    await su.connect();
-    await su.query(`CREATE ROLE latch_admin LOGIN CREATEROLE PASSWORD '${ADMIN_PW}'`);
-    await su.query('CREATE ROLE app_readonly NOLOGIN');
-    await su.query('CREATE ROLE app_admin NOLOGIN');
-    await su.query('CREATE DATABASE app');
-    const app = new pg.Client({ connectionString: cluster.url('app') });
-    await app.connect();
-    await app.query('CREATE TABLE accounts (id int PRIMARY KEY, owner text)');
-    await app.query(`INSERT INTO accounts VALUES (1, 'acme')`);
-    await app.query('GRANT SELECT ON accounts TO app_readonly');
-    await app.query('GRANT ALL ON accounts TO app_admin');
-    await app.query('GRANT CREATE ON SCHEMA public TO app_admin');
-    await app.end();
-    process.env[ADMIN_PW_ENV] = ADMIN_PW;
+    ({ su } = await prepareTarget(cluster, {
+      passwordEnv: ADMIN_PW_ENV,
+      roles: ['app_readonly', 'app_admin'],
+      databases: {
+        app: [
+          'CREATE TABLE accounts (id int PRIMARY KEY, owner text)', `INSERT INTO accounts VALUES (1, 'acme')`,
+          'GRANT SELECT ON accounts TO app_readonly', 'GRANT ALL ON accounts TO app_admin', 'GRANT CREATE ON SCHEMA public TO app_admin',
+        ],
+      },
+    }));
     config = { host: cluster.host, port: cluster.port, database: 'app', user: 'latch_admin', passwordEnv: ADMIN_PW_ENV, roles: { readonly: 'app_readonly', admin: 'app_admin' } };
     connector = postgresConnector({ log: quiet, sessionWaitMs: 5000 });
   });
@@ -280,7 +274,7 @@ ${['pg-prod', 'pg-bad', 'pg-stuck'].map((r) => `  - { resource: ${r}, requesters
       const bad = await ask('pg-bad');
       const stuck = await ask('pg-stuck');
       expect([ok.state, bad.state, stuck.state]).toEqual(['active', 'failed', 'active']);
-      const secrets = [ADMIN_PW];
+      const secrets = [process.env[ADMIN_PW_ENV]!];
       for (const g of [ok, stuck]) {
         const cred = (await alice.get(`/v1/grants/${g.id}/credential`)).body.credential as PgCredential;
         secrets.push(cred.password);

@@ -6,6 +6,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { freePort } from './net.js';
 
 export const PG_BIN = process.env.LATCH_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -68,4 +70,51 @@ export async function startPgCluster(opts: { timezone?: string } = {}): Promise<
     },
   };
   return cluster;
+}
+
+export interface PgTarget {
+  /** A superuser connection to the `postgres` database (close it with `end()`). */
+  su: pg.Client;
+  /** The connector's admin role: `latch_admin`, its password in `process.env[passwordEnv]`. */
+  admin: string;
+}
+
+/**
+ * What every postgres suite sets up on a fresh cluster: the connector's admin as
+ * docs/connectors/postgres.md has it (LOGIN CREATEROLE, no superuser), with a random password in
+ * `process.env[passwordEnv]`; the NOLOGIN target roles; and databases, each with its SQL run in it.
+ */
+export async function prepareTarget(cluster: PgCluster, opts: { passwordEnv: string; roles: string[]; databases: Record<string, string[]> }): Promise<PgTarget> {
+  const su = new pg.Client({ connectionString: cluster.url() });
+  await su.connect();
+  const password = `adm-${randomBytes(12).toString('hex')}`;
+  await su.query(`CREATE ROLE latch_admin LOGIN CREATEROLE PASSWORD '${password}'`);
+  for (const role of opts.roles) await su.query(`CREATE ROLE ${role} NOLOGIN`);
+  for (const [db, statements] of Object.entries(opts.databases)) {
+    await su.query(`CREATE DATABASE ${db}`);
+    const c = new pg.Client({ connectionString: cluster.url(db) });
+    await c.connect();
+    try {
+      for (const sql of statements) await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  }
+  process.env[opts.passwordEnv] = password;
+  return { su, admin: 'latch_admin' };
+}
+
+/** A new login with a connection URL, as a grantee would: null when it works, else the error message. */
+export async function loginError(url: string): Promise<string | null> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }
