@@ -20,6 +20,7 @@ import { FakeConnector } from './test-support/fake-connector.js';
 import { TEST_CONFIG, TestClient, startHarness, type Harness } from './test-support/harness.js';
 import { freePort } from './test-support/net.js';
 import { openEvents } from './test-support/sse-client.js';
+import { eventually } from './test-support/eventually.js';
 
 const MIN = 60_000;
 const H = 60 * MIN;
@@ -62,16 +63,6 @@ function tempDir(): string {
   return dir;
 }
 
-/** Polls (real time) until `check` passes, for work the server does on its own. */
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -22,6 +22,7 @@ import type { GrantsTable, RequestsTable } from './store/schema.js';
 import { TestClient, startHarness, type Harness } from './test-support/harness.js';
 import { loginError as loginWith, pgUnavailable, startPgCluster, type PgCluster } from './test-support/pg-cluster.js';
 import { serviceAvailable } from './test-support/services.js';
+import { eventually } from './test-support/eventually.js';
 
 const run = serviceAvailable('postgres field cases', pgUnavailable());
 const MIN = 60_000;
@@ -35,16 +36,6 @@ const iso = (ms: number) => new Date(ms).toISOString();
 interface PgCredential { type: 'postgres'; host: string; port: number; database: string; user: string; password: string; url: string }
 type Session = pg.Client & { errors: Error[] };
 
-/** Polls (real time) until `ok`, for work the server does on its own. */
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.runIf(run)('postgres field cases (real cluster, Europe/Berlin)', () => {
   let cluster: PgCluster;

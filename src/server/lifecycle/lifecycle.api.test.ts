@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { TEST_CONFIG, startHarness, type Harness, type TestClient } from '../test-support/harness.js';
 import { openEvents } from '../test-support/sse-client.js';
+import { eventually } from '../test-support/eventually.js';
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 const MIN = 60_000;
@@ -508,16 +509,6 @@ class LateTimerClock extends ManualClock {
   }
 }
 
-/** Polls (real time) until `ok`, for work the server starts on its own. */
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('past its end, before the sweep (B11)', () => {
   let late: LateTimerClock;
