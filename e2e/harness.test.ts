@@ -159,6 +159,20 @@ describe.runIf(haveChromium)('the browser harness', () => {
     }
   });
 
+  it('a page with an address from another run says so, instead of "Connecting to Latch…" for ever', async () => {
+    const stale = harness.url('alice').replace(/latch-token=[^&]+/, `latch-token=${'x'.repeat(tokenOf(harness).length)}`);
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(stale);
+      const notice = page.getByRole('alert').filter({ hasText: 'earlier run of the browser harness' });
+      await notice.waitFor({ timeout: 15_000 });
+      expect(await notice.textContent()).toContain('Open one of the addresses `npm run dev:browser` printed.');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('refuses a socket with a wrong token, from another origin or for an unknown user', async () => {
     // The same socket with everything right is accepted (and gets alice's snapshot at once).
     const accepted = await tryBridgeSocket(harness, {});

@@ -79,6 +79,9 @@ describe.runIf(run)('the window, view by view', () => {
     const denied = await ask(alice!, { resource: 'billing-admin', role: 'operator', duration: '30m', reason: 'Refund for ticket SUP-88' });
     await deny(carol!, denied.id, 'Ask billing to refund it, please');
     await ask(alice!, { resource: 'billing-admin', role: 'viewer', duration: '2h', reason: 'Quarterly audit sample, INC-2050' });
+    // The longest reason there is, for the approvals card at the popover's size.
+    const words = 'INC-2060 reconcile the ledger export against the bank statement for the failed batch; ';
+    await ask(alice!, { resource: 'billing-admin', role: 'operator', duration: '30m', reason: words.repeat(Math.ceil(1024 / words.length)).slice(0, 1024).trim() });
     const s = await harness.waitFor('alice', 'the grant active', (x) => x.grants.some((g) => g.state === 'active'));
     grantId = s.grants.find((g) => g.state === 'active')!.id;
     await harness.waitFor('carol', 'her queue', (x) => x.reviewQueue.some((r) => r.state === 'pending'));
@@ -109,6 +112,8 @@ describe.runIf(run)('the window, view by view', () => {
               return doc.documentElement.scrollWidth - doc.documentElement.clientWidth;
             });
             expect(overflow, `${where}: scrolls sideways by ${overflow}px`).toBeLessThanOrEqual(0);
+            // A long reason scrolls in its box: the card's buttons stay near (approvals at the popover's size).
+            for (const box of await page.locator('.reason').all()) expect((await box.boundingBox())!.height, `${where}: a reason box`).toBeLessThan(200);
             // The connection line is always on screen.
             expect(await page.getByRole('contentinfo', { name: 'Connection' }).isVisible(), where).toBe(true);
             await page.screenshot({ path: join(SHOTS, `${v.name}-${size}-${theme}.png`) });
@@ -127,7 +132,8 @@ describe.runIf(run)('the window, view by view', () => {
       // Cancel the pending viewer request first so the form accepts a new one (through the window).
       await page.getByRole('link', { name: 'See the request' }).focus();
       await page.keyboard.press('Enter');
-      const cancel = page.getByRole('button', { name: 'Cancel request' });
+      // The link leads to that request's card.
+      const cancel = page.getByRole('article', { name: 'Request for billing-admin viewer' }).getByRole('button', { name: 'Cancel request' });
       await cancel.focus();
       await page.keyboard.press('Enter');
       await page.getByText('Cancelled').first().waitFor();

@@ -38,7 +38,7 @@ function electronBinary() {
 
 const electron = args.includes('--browser') ? { missing: 'asked for the browser harness (--browser)' } : electronBinary();
 if (electron.missing) {
-  console.log(`Latch: no tray app here: ${electron.missing}. Opening the browser harness instead.`);
+  console.log(`Latch: no tray app here: ${electron.missing}. ${args.includes('--no-open') ? 'Starting' : 'Opening'} the browser harness instead.`);
   const harness = spawn(process.execPath, [join(root, 'dist', 'e2e', 'harness', 'dev.js'), ...(args.includes('--no-open') ? [] : ['--open'])], { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => harness.kill(signal));
   harness.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));

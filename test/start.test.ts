@@ -1,7 +1,7 @@
 // `npm start` (scripts/demo.mjs) both ways: with an Electron binary (a stand-in here, since the real
 // one cannot be downloaded on these machines) it starts the demo server and the app signed in as
 // alice; without one it says so in one line and runs the browser harness instead.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,13 +53,19 @@ describe('npm start', () => {
     const run = start(['--no-open'], { ELECTRON_OVERRIDE_DIST_PATH: tempDir(), LATCH_ELECTRON: '' });
     await run.waitFor(/alice\s+(http:\/\/127\.0\.0\.1:\d+\/index\.html#\S+)/);
     const lines = run.output().split('\n');
-    expect(lines.filter((l) => /no tray app here/.test(l))).toEqual([expect.stringMatching(/^Latch: no tray app here: Electron's binary .+\. Opening the browser harness instead\.$/)]);
+    expect(lines.filter((l) => /no tray app here/.test(l))).toEqual([expect.stringMatching(/^Latch: no tray app here: Electron's binary .+\. Starting the browser harness instead\.$/)]);
     for (const user of ['alice', 'bob', 'carol']) {
       const url = (await run.waitFor(new RegExp(`${user}\\s+(http://127\\.0\\.0\\.1:\\d+/index\\.html#\\S+)`)))[1]!;
       const page = await fetch(url.replace(/#.*/, ''));
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<div id="root">');
     }
+    // The terminal way in that it prints works: a code made on its data folder signs bob in.
+    const dataDir = (await run.waitFor(/admin --data-dir (\S+) user code bob/))[1]!;
+    const server = (await run.waitFor(/login --server (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    const cli = (args: string[]) => execFileSync(process.execPath, [join(process.cwd(), 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', env: { ...process.env, LATCH_HOME: tempDir(), LATCH_KEYCHAIN: 'off' } });
+    const { code } = JSON.parse(cli(['admin', '--data-dir', dataDir, 'user', 'code', 'bob', '--json'])) as { code: string };
+    expect(cli(['login', '--server', server, '--code', code])).toMatch(/bob/);
     child!.kill('SIGINT');
     expect(await run.exited).toBe(0);
   }, 120_000);

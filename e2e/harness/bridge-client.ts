@@ -70,6 +70,25 @@ function takeLink(): Link | null {
   return null;
 }
 
+/**
+ * A line at the top of the page when it cannot reach its agent at all (the window alone would
+ * only say "Connecting to Latch…" for ever): an address from an earlier run, or a stopped harness.
+ */
+const NOTICE_ID = 'latch-harness-notice';
+function showNotice(text: string | null): void {
+  const place = () => {
+    const existing = document.getElementById(NOTICE_ID);
+    if (text === null) return existing?.remove();
+    const notice = existing ?? Object.assign(document.createElement('p'), { id: NOTICE_ID, className: 'callout callout-error' });
+    notice.setAttribute('role', 'alert');
+    notice.textContent = text;
+    if (!existing) document.body.prepend(notice);
+  };
+  if (document.body) place();
+  else document.addEventListener('DOMContentLoaded', place, { once: true });
+}
+const UNREACHABLE = 'This page cannot reach its Latch agent: the address is from an earlier run of the browser harness, or the harness has stopped. Open one of the addresses `npm run dev:browser` printed.';
+
 function offline<T>(message: string): ActionResult<T> {
   return { ok: false, error: { code: 'offline', message } };
 }
@@ -92,8 +111,11 @@ class Bridge {
   private readonly listeners = new Set<(s: DesktopSnapshot) => void>();
   private lastSnapshot: DesktopSnapshot | null = null;
 
+  private everOpened = false;
+
   constructor(private readonly link: Link | null) {
     if (link) this.connect(link);
+    else showNotice('This page was opened without its harness link: open one of the addresses `npm run dev:browser` printed.');
     document.addEventListener('visibilitychange', () => this.reportVisibility());
   }
 
@@ -144,6 +166,8 @@ class Bridge {
     socket.addEventListener('open', () => {
       this.open = true;
       this.failures = 0;
+      if (!this.everOpened) showNotice(null);
+      this.everOpened = true;
       this.reportVisibility();
       for (const wake of [...this.waiting]) wake();
     });
@@ -160,6 +184,8 @@ class Bridge {
         else p.resolve(offline('The connection to Latch dropped before the answer arrived: check whether it happened before trying again.'));
       }
       const wait = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** this.failures++);
+      // Refused from the first try (a wrong token, a stopped harness): say so after a few.
+      if (!this.everOpened && this.failures >= 3) showNotice(UNREACHABLE);
       setTimeout(() => this.connect(link), wait);
     });
   }

@@ -27,11 +27,20 @@ const harness = await startBrowserHarness({
 });
 
 const lines = [`\nLatch browser harness: approval server at ${harness.serverUrl}, renderer at ${harness.origin}`];
-lines.push(harness.keychainMode === 'secret-service' ? 'Secrets go to the Secret Service (entries of this run are deleted on exit).' : `Secrets are kept in memory: ${harness.keychainUnavailable}.`);
+lines.push(
+  harness.keychainMode === 'secret-service'
+    ? 'Secrets go to the Secret Service (entries of this run are deleted on exit).'
+    : `Secrets are kept in memory: ${harness.keychainUnavailable}. (README, "Tests and the services they use", shows how to run one.)`,
+);
 if (!existsSync(join(root, 'renderer', 'dist', 'app.js'))) lines.push('renderer/dist has no app.js: build the renderer (npm run build, or node scripts/build-renderer.mjs) and reload.');
 lines.push('Open each user in its own tab or window (the addresses work for this run only):');
 for (const user of harness.users) lines.push(`  ${user.padEnd(6)} ${harness.url(user)}`);
-lines.push('\nCopied credentials stay in the harness (not your clipboard). Ctrl-C stops everything.\n');
+lines.push(
+  `\nThe approval server's data is in ${harness.dataDir} (deleted on exit). For a terminal of your own, make a sign-in code there:`,
+  `  node dist/src/cli/main.js admin --data-dir ${harness.dataDir} user code bob`,
+  `  LATCH_HOME=.latch/bob node dist/src/cli/main.js login --server ${harness.serverUrl} --code <the code>`,
+  '\nCopied credentials stay in the harness (not your clipboard). Ctrl-C stops everything.\n',
+);
 process.stdout.write(lines.join('\n') + '\n');
 
 if (args.includes('--open')) {

@@ -28,7 +28,9 @@ export async function probeSecretService(): Promise<string | null> {
     await within(backend.delete('probe:1', signal()));
     return back === 'probe' ? null : 'the Secret Service did not read back what was stored';
   } catch (err) {
-    return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+    const why = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+    // The keyring library's D-Bus wording means "no session bus / no Secret Service on it".
+    return /dbus/i.test(why) ? `no Secret Service answers on this session's D-Bus (${why})` : why;
   }
 }
 
