@@ -13,11 +13,11 @@ import { assertNever, UNFINISHED_GRANT_STATES } from '../shared/states.js';
 export interface AgentData {
   user: UserView | null;
   resources: ResourceView[];
-  /** My requests, newest first. */
+  /** My requests, newest first, then my pending ones older than those. */
   requests: RequestView[];
   /** Requests I may review, newest first, decided ones included. */
   reviewQueue: RequestView[];
-  /** My grants, newest first. */
+  /** My grants, newest first, then my unfinished ones older than those. */
   grants: GrantView[];
 }
 
