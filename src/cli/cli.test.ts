@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../shared/clock.js';
 import { startHarness, type Harness } from '../server/test-support/harness.js';
+import { activeGrants, endGrants } from '../server/test-support/many-grants.js';
 
 const BIN = resolve('dist/src/cli/main.js');
 const DEMO = readFileSync(resolve('examples/demo.yaml'), 'utf8');
@@ -307,6 +308,36 @@ describe('remote admin', { timeout: 90_000 }, () => {
     const users = json<{ name: string; admin: boolean }[]>(await latch(home('root'), 'admin', 'user', 'list', '--json'));
     expect(users.find((u) => u.name === 'admin')?.admin).toBe(true);
     failsWith(await latch(home('root'), 'admin', 'user', 'add', 'ivy', '--group', 'nosuch'), /no group named "nosuch"/);
+  });
+});
+
+describe('latch grants with more grants than one list holds', { timeout: 90_000 }, () => {
+  it('130 grants, the active one made first: it is listed first, then the newest 100 ended ones', async () => {
+    const many = await startHarness();
+    try {
+      const api = await many.as('erin');
+      const active = (await activeGrants(many, api, 1))[0]![0]!;
+      const batches = await activeGrants(many, api, 129);
+      await endGrants(api, batches.flat());
+      const r = await latch(home('erin-many'), 'login', '--server', many.url, '--code', await codeFor('erin', many.dataDir), '--device', 'erin-laptop');
+      expect(r.code, r.stderr).toBe(0);
+      rememberSecrets(home('erin-many'));
+
+      const listed = json<{ id: string; state: string }[]>(await latch(home('erin-many'), 'grants', '--json'));
+      expect(listed).toHaveLength(101);
+      expect(listed[0]).toMatchObject({ id: active, state: 'active' });
+      expect(listed.slice(1).every((g) => g.state === 'ended')).toBe(true);
+      expect(batches.at(-1)).toContain(listed[1]!.id);
+
+      const shown = await latch(home('erin-many'), 'grants');
+      expect(shown.code, shown.stderr).toBe(0);
+      const lines = shown.stdout.split('\n');
+      expect(lines[1]).toMatch(new RegExp(`^${active}\\s+active\\s+pg-prod/readonly\\s+ends in `));
+      expect(shown.stdout).toContain('finished grants older than the newest 100 are not listed');
+      expect(shown.stdout).toContain('use one with `latch credential ID`');
+    } finally {
+      await many.close();
+    }
   });
 });
 

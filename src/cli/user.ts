@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
 import { idParams, type GrantView, type RequestView, type ResourceView } from '../shared/api.js';
 import { parseDuration } from '../shared/duration.js';
-import { REQUEST_STATES } from '../shared/states.js';
+import { REQUEST_STATES, UNFINISHED_GRANT_STATES } from '../shared/states.js';
 import { LatchClient, action, credentialFrom, normalizeServer, signedIn } from './client.js';
 import { CredentialStore, displayPath } from './credentials.js';
 import { CliError, EXIT_DENIED } from './errors.js';
@@ -15,6 +15,10 @@ import { grantRows, grantWhen, print, printJson, relative, requestRows, requestS
 import { SshKeys, sshCommand } from './ssh-keys.js';
 
 export const POLL_MS = 500;
+/** How many grants `latch grants` lists besides the unfinished ones, newest first. */
+const LIST = 100;
+/** The most the API lists at once. */
+const MAX_LIST = 500;
 
 /** Refuses a malformed id before asking the server, with the command that lists the right ones. */
 export function checkId(id: string, what: 'request' | 'grant'): string {
@@ -191,10 +195,18 @@ export function registerUserCommands(program: Command): void {
     .option('--all', 'every grant (admins)')
     .option('--json', 'print JSON')
     .action(action(store, async (flags: { all?: boolean; json?: boolean }) => {
-      const { items } = await (await client()).call('listGrants', { query: { scope: flags.all ? 'all' : 'mine' } });
+      const c = await client();
+      const scope = flags.all ? 'all' : 'mine';
+      // Unfinished grants first, all of them: any number of newer ended ones would push an active
+      // grant out of the newest. One call after the other, so an expired token is refreshed once.
+      const unfinished = (await c.call('listGrants', { query: { scope, state: UNFINISHED_GRANT_STATES.join(','), limit: MAX_LIST } })).items;
+      const newest = (await c.call('listGrants', { query: { scope, limit: LIST } })).items;
+      const shown = new Set(unfinished.map((g) => g.id));
+      const items = [...unfinished, ...newest.filter((g) => !shown.has(g.id))];
       if (flags.json) return printJson(items);
       if (items.length === 0) return print('no grants; ask for access with `latch request RESOURCE --role ROLE`');
       print(table(['ID', 'STATE', ...(flags.all ? ['USER'] : []), 'ACCESS', 'WHEN'], grantRows(items, flags.all === true)));
+      if (newest.length === LIST) print('', `finished grants older than the newest ${LIST} are not listed`);
       if (items.some((g) => g.state === 'active')) print('', 'use one with `latch credential ID`; end it early with `latch end ID`');
     }));
 

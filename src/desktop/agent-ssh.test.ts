@@ -314,7 +314,8 @@ describe.runIf(available)('an ssh key stored while a full refetch is on its way'
       // The refetch a resume starts: its lists are answered by the server, and held on the way back.
       const lists = proxy.holdAnswers((r) => r.method === 'GET' && (r.path === '/v1/requests' || r.path === '/v1/grants'));
       alice.agent.resume();
-      await until('the lists answered, not yet delivered', () => lists.held === 3);
+      // Five lists: my requests, my pending ones, those to review, my newest grants, my unfinished ones.
+      await until('the lists answered, not yet delivered', () => lists.held === 5);
       const r = value(await ask(alice, 'INC-910 asked during a refetch'));
       expect(sshAccounts(alice)).toEqual([accounts.ssh(r.id)]);
 

@@ -13,6 +13,7 @@ import { countdown } from '../shared/countdown.js';
 import type { ActionResult, DesktopSnapshot } from '../shared/desktop-api.js';
 import { FakeConnector } from '../server/test-support/fake-connector.js';
 import { startHarness, type Harness, type TestClient } from '../server/test-support/harness.js';
+import { activeGrants, endGrants } from '../server/test-support/many-grants.js';
 import { startHttpProxy, startTcpProxy } from '../sync/test-support/proxies.js';
 import { approvalKey } from './intents.js';
 import { accounts } from './keychain.js';
@@ -671,7 +672,8 @@ describe('resume from sleep or unlock: one full refetch', () => {
       await alice.agent.idle();
 
       expect(resyncs).toEqual(['unknown_last_event_id']);
-      expect(proxy.count('GET', '/v1/grants') - listsBefore).toBe(1);
+      // One refetch: the newest grants and the unfinished ones.
+      expect(proxy.count('GET', '/v1/grants') - listsBefore).toBe(2);
       const snap = alice.agent.snapshot();
       expect(snap.requests.find((r) => r.id === second)).toMatchObject({ state: 'approved', decidedBy: 'bob' });
       expect(snap.grants.find((g) => g.id === g1.id)).toMatchObject({ state: 'ended', endReason: 'revoked_by_admin' });
@@ -705,13 +707,49 @@ describe('resume from sleep or unlock: one full refetch', () => {
       await until('live', () => bob.agent.snapshot().connection.state === 'live');
       await new Promise((r) => setTimeout(r, 400));
       await bob.agent.idle();
-      // The two lists of one refetch (mine and to review).
-      expect(proxy.count('GET', '/v1/requests') - listsBefore).toBe(2);
+      // The three lists of one refetch (mine, my pending ones and to review).
+      expect(proxy.count('GET', '/v1/requests') - listsBefore).toBe(3);
       expect(bob.notifier.shown().map((x) => x.intent.kind)).toEqual(['approval_needed']);
       expect(awaiting(bob).map((r) => r.id)).toEqual([id]);
     } finally {
       for (const rig of rigs.splice(0)) await rig.close();
       await proxy.close();
+      await h.close();
+    }
+  });
+});
+
+describe('an active grant older than the newest 100 grants', () => {
+  it('made before 129 ended ones: shown, its credential kept through a full refetch and a relaunch, while an ended one gone from the lists is swept', async () => {
+    const h = await startHarness();
+    try {
+      const api = await h.as('erin');
+      const active = (await activeGrants(h, api, 1))[0]![0]!;
+      const ended = (await activeGrants(h, api, 129)).flat();
+      await endGrants(api, ended);
+
+      const erin = track(await agentFor(h, 'erin', { clock: systemClock }));
+      expect(grantOf(erin, (g) => g.id === active)).toMatchObject({ state: 'active' });
+      expect(erin.agent.snapshot().grants).toHaveLength(LIST_LIMIT + 1);
+      await until("the active grant's credential in the keychain", () => erin.ring.items.has(accounts.grant(active)));
+
+      // The entry of a grant that ended long ago, older than the newest 100: it is known ended all the same.
+      const leftover = ended[0]!;
+      await erin.keychain.set(accounts.grant(leftover), 'stale secret');
+      erin.agent.resume();
+      await until('the ended grant swept from the keychain', () => !erin.ring.items.has(accounts.grant(leftover)), 10_000);
+      await erin.agent.idle();
+      expect(erin.ring.items.has(accounts.grant(active))).toBe(true);
+      expect(grantOf(erin, (g) => g.id === active)).toMatchObject({ state: 'active' });
+
+      const next = track(await erin.relaunch());
+      await next.agent.start();
+      await until('ready after the relaunch', () => next.agent.snapshot().phase === 'ready');
+      await next.agent.idle();
+      expect(grantOf(next, (g) => g.id === active)).toMatchObject({ state: 'active' });
+      expect(next.ring.items.has(accounts.grant(active))).toBe(true);
+    } finally {
+      for (const rig of rigs.splice(0)) await rig.close();
       await h.close();
     }
   });

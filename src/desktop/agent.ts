@@ -19,7 +19,9 @@
  * - Keychain: a grant's credential is kept while it is live and deleted when it ends (here, as
  *   soon as its end passes, whether or not the server's word has arrived), and on each full fetch
  *   `sweepEnded` removes what ended while the app was closed — but not what was written while
- *   that fetch was on its way.
+ *   that fetch was on its way. A full fetch asks for every unfinished grant and pending request
+ *   besides the newest 100 of each list, so the sweep knows what is live, however many newer
+ *   ended grants there are.
  * - ssh: a request for an ssh resource carries the public half of a fresh ed25519 pair made here;
  *   the private key exists only in the keychain (`ssh:<request id>`, moved to `ssh:<grant id>`
  *   when the grant is live, deleted when the request ends without access or the grant ends).
@@ -35,7 +37,7 @@ import {
   type SignOutOutcome,
 } from '../shared/desktop-api.js';
 import type { Settings } from '../shared/settings.js';
-import { assertNever } from '../shared/states.js';
+import { assertNever, UNFINISHED_GRANT_STATES } from '../shared/states.js';
 import { ApiError, OfflineError, ProtocolError, SignedOutError, type EventStream, type LatchClient, type StreamStatus } from '../sync/index.js';
 import { CountdownScheduler } from './countdown.js';
 import { defaultDeviceName, keychainCredentialSource, type AgentDeps, type AgentKeychain, type ClipboardSink, type NotifierSink, type SyncSession, type TraySink } from './deps.js';
@@ -45,8 +47,8 @@ import { SettingsError, type SettingsStore } from './settings.js';
 import { defaultSshAgentSocket, sshAgentClient, SshAgentError, type SshAgentSink } from './ssh-agent.js';
 import { keyPairFailure, newSshKeyPair, parseSshPrivateKey, SshKeyError, type SshKeyPair } from './ssh-key.js';
 import {
-  credentialsWanted, EMPTY_VIEW, expiresAtOf, forgetGrant, forgetRequest, grantPhaseAt, grantsEnded, isLiveAt, LIST_LIMIT, nextDeadline, placeGrant,
-  placeRequest, refreshKey, refreshTargets, secretsToKeep, sshKeyFates, credentialBehind,
+  credentialsWanted, EMPTY_VIEW, expiresAtOf, forgetGrant, forgetRequest, fromFullFetch, grantPhaseAt, grantsEnded, isLiveAt, LIST_LIMIT, nextDeadline,
+  placeGrant, placeRequest, refreshKey, refreshTargets, secretsToKeep, sshKeyFates, credentialBehind, UNFINISHED_LIMIT,
   type AgentData, type AgentView, type RefreshTarget,
 } from './state.js';
 import { trayModel, type AgentTrayAction, type RevokeFailure, type TrayModel } from './tray-model.js';
@@ -668,16 +670,24 @@ export class Agent implements DesktopApi {
           s.needsReload = false;
           s.writtenSinceFetch = new Set();
           const c = s.client;
-          const [user, resources, requests, reviewQueue, grants] = await Promise.all([
-            c.me(), c.resources(), c.listRequests({ scope: 'mine', limit: LIST_LIMIT }), c.listRequests({ scope: 'review', limit: LIST_LIMIT }), c.listGrants({ scope: 'mine', limit: LIST_LIMIT }),
+          const [user, resources, requests, pending, reviewQueue, grants, unfinished] = await Promise.all([
+            c.me(), c.resources(),
+            c.listRequests({ scope: 'mine', limit: LIST_LIMIT }), c.listRequests({ scope: 'mine', state: 'pending', limit: UNFINISHED_LIMIT }),
+            c.listRequests({ scope: 'review', limit: LIST_LIMIT }),
+            c.listGrants({ scope: 'mine', limit: LIST_LIMIT }), c.listGrants({ scope: 'mine', state: UNFINISHED_GRANT_STATES.join(','), limit: UNFINISHED_LIMIT }),
           ]);
           if (s !== this.session) return;
           this.phase = 'ready';
-          this.commit({ user, resources, requests, reviewQueue, grants }, true);
+          const { data, complete } = fromFullFetch({ user, resources, requests, pending, reviewQueue, grants, unfinished });
+          this.commit(data, true);
           // Entries of grants that ended while the app was closed (or while offline) go now; not
           // those written since the fetch began (a request made meanwhile is not in these lists).
-          const keep = [...secretsToKeep(this.view.data, this.view.at), ...s.writtenSinceFetch];
-          await this.keychain.sweepEnded(keep).catch((err: unknown) => this.report(err, 'sweeping ended grants from the keychain'));
+          // The sweep deletes what is not kept, so it needs every live grant: with a list cut at
+          // its limit it waits (each grant's entry still goes when the agent sees it end).
+          if (complete) {
+            const keep = [...secretsToKeep(this.view.data, this.view.at), ...s.writtenSinceFetch];
+            await this.keychain.sweepEnded(keep).catch((err: unknown) => this.report(err, 'sweeping ended grants from the keychain'));
+          }
           // ssh keys of requests made in an earlier run that are still waiting (or just became a grant).
           await this.findSshKeys(s).catch((err: unknown) => this.report(err, 'looking for ssh keys in the keychain'));
         } while (s.reloadAgain && s === this.session);

@@ -272,8 +272,9 @@ export class Keychain implements SecretStore {
 
   /**
    * On start: deletes grant and ssh entries whose id is not in `liveIds` (grants that ended while
-   * the app was closed). Pass the ids of live grants and of pending requests, from a list the
-   * server just returned — never after a failed fetch. Device credentials are left alone.
+   * the app was closed). Pass the ids of every live grant and pending request, from lists the
+   * server just returned and did not cut at their limit — never after a failed fetch, never from
+   * the newest N only (an active grant can be older than those). Device credentials are left alone.
    * Returns the accounts deleted.
    */
   async sweepEnded(liveIds: Iterable<string>): Promise<string[]> {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EventView } from '../shared/api.js';
-import { grantPhaseAt, grantsEnded, isLiveAt, nextDeadline, placeGrant, placeRequest, refreshTargets, secretsToKeep, sshKeyFates, credentialBehind } from './state.js';
+import {
+  fromFullFetch, grantPhaseAt, grantsEnded, isLiveAt, nextDeadline, placeGrant, placeRequest, refreshTargets, secretsToKeep, sshKeyFates, credentialBehind, LIST_LIMIT, UNFINISHED_LIMIT,
+} from './state.js';
 import { agentData, at, grantView, isoAt, requestView, USERS, viewAt } from './test-support/fixtures.js';
 
 const event = (over: Partial<EventView>): EventView => ({ id: 1, type: 'request.created', at: isoAt(0), actor: 'alice', requestId: 'req_e1', grantId: null, data: {}, ...over });
@@ -37,6 +39,33 @@ describe('agent state', () => {
     });
     expect(secretsToKeep(data, at(0)).sort()).toEqual(['gr_live', 'req_live', 'req_wait']);
     expect(secretsToKeep(data, at(60)).sort()).toEqual(['req_wait']);
+  });
+
+  it('a full fetch keeps the unfinished grants and pending requests older than the newest; it is complete only when none of those lists was cut', () => {
+    const ended = Array.from({ length: LIST_LIMIT }, (_, i) => grantView({ id: `gr_ended${String(i).padStart(6, '0')}`, requestId: `req_ended${i}`, state: 'ended' }));
+    const old = grantView({ id: 'gr_oldactive', requestId: 'req_oldactive' });
+    const revoking = grantView({ id: 'gr_revoking', requestId: 'req_revoking', state: 'revoking' });
+    const waiting = requestView({ id: 'req_oldwait' });
+    const f = { user: USERS.alice, resources: [], requests: [], reviewQueue: [], grants: [...ended.slice(0, 99), revoking], unfinished: [revoking, old], pending: [waiting] };
+    const { data, complete } = fromFullFetch(f);
+    expect(data.grants.map((g) => g.id)).toEqual([...ended.slice(0, 99).map((g) => g.id), 'gr_revoking', 'gr_oldactive']);
+    expect(data.requests).toEqual([waiting]);
+    expect(complete).toBe(true);
+    expect(secretsToKeep(data, at(0)).sort()).toEqual(['gr_oldactive', 'req_oldactive', 'req_oldwait']);
+
+    expect(fromFullFetch({ ...f, unfinished: Array.from({ length: UNFINISHED_LIMIT }, () => old) }).complete).toBe(false);
+    expect(fromFullFetch({ ...f, pending: Array.from({ length: UNFINISHED_LIMIT }, () => waiting) }).complete).toBe(false);
+  });
+
+  it('a grant arriving by event pushes out the oldest finished grants beyond what is kept, never an unfinished one', () => {
+    const old = grantView({ id: 'gr_oldactive' });
+    const ended = Array.from({ length: 199 }, (_, i) => grantView({ id: `gr_ended${String(i).padStart(6, '0')}`, state: 'ended' }));
+    let data = agentData({ grants: [...ended, old] });
+    for (let i = 0; i < 3; i++) data = placeGrant(data, grantView({ id: `gr_new${String(i).padStart(8, '0')}`, state: 'ended' }), 'alice');
+    expect(data.grants).toHaveLength(200);
+    expect(data.grants.at(-1)).toBe(old);
+    expect(data.grants.map((g) => g.id).slice(0, 3)).toEqual(['gr_new00000002', 'gr_new00000001', 'gr_new00000000']);
+    expect(data.grants.some((g) => g.id === ended.at(-1)!.id)).toBe(false);
   });
 
   it('moves an ssh key to its live grant, deletes it when the request ended without access, waits otherwise', () => {

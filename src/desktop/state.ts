@@ -8,16 +8,16 @@
  */
 import type { EventView, GrantView, RequestView, ResourceView, UserView } from '../shared/api.js';
 import { toMs } from '../shared/countdown.js';
-import { assertNever } from '../shared/states.js';
+import { assertNever, UNFINISHED_GRANT_STATES } from '../shared/states.js';
 
 export interface AgentData {
   user: UserView | null;
   resources: ResourceView[];
-  /** My requests, newest first. */
+  /** My requests, newest first, then my pending ones older than those. */
   requests: RequestView[];
   /** Requests I may review, newest first, decided ones included. */
   reviewQueue: RequestView[];
-  /** My grants, newest first. */
+  /** My grants, newest first, then my unfinished ones older than those. */
   grants: GrantView[];
 }
 
@@ -40,6 +40,48 @@ export const EMPTY_VIEW: AgentView = Object.freeze({ loaded: false, at: 0, data:
 /** How many items of each list are fetched, and kept. */
 export const LIST_LIMIT = 100;
 const KEEP_LIMIT = 200;
+/**
+ * How many unfinished grants and pending requests a full fetch asks for besides the newest ones
+ * (the most the API gives at once). Only when fewer come back is the fetch known to hold all of
+ * them, which the keychain sweep needs.
+ */
+export const UNFINISHED_LIMIT = 500;
+
+/** What one full fetch brought: the newest of each list, and separately every unfinished grant and pending request of mine. */
+export interface FullFetch {
+  user: UserView;
+  resources: ResourceView[];
+  requests: RequestView[];
+  pending: RequestView[];
+  reviewQueue: RequestView[];
+  grants: GrantView[];
+  unfinished: GrantView[];
+}
+
+/**
+ * The data of a full fetch: the newest requests and grants, and after them the pending requests
+ * and unfinished grants older than those (100 grants made and ended after an active one push it
+ * out of the newest). `complete`: no list of the unfinished was cut at its limit, so a grant or
+ * request not live here is known not to be live.
+ */
+export function fromFullFetch(f: FullFetch): { data: AgentData; complete: boolean } {
+  return {
+    data: { user: f.user, resources: f.resources, requests: withOlder(f.requests, f.pending), reviewQueue: f.reviewQueue, grants: withOlder(f.grants, f.unfinished) },
+    complete: f.unfinished.length < UNFINISHED_LIMIT && f.pending.length < UNFINISHED_LIMIT,
+  };
+}
+
+/**
+ * `newest` and then the items of `also` it lacks. Both lists come newest first in the same order,
+ * so those are older than all of `newest` (unless made between the two fetches: then one sits
+ * last until the next full fetch).
+ */
+function withOlder<T extends { id: string }>(newest: readonly T[], also: readonly T[]): T[] {
+  const have = new Set(newest.map((x) => x.id));
+  return [...newest, ...also.filter((x) => !have.has(x.id))];
+}
+
+const isUnfinished = (g: GrantView): boolean => (UNFINISHED_GRANT_STATES as readonly string[]).includes(g.state);
 
 /** The grant's end (server ms), or null when it has none yet (scheduled, provisioning). */
 export function expiresAtOf(g: GrantView): number | null {
@@ -87,9 +129,20 @@ export function awaitsMyReview(r: RequestView, me: string): boolean {
   return r.state === 'pending' && r.canReview && r.requester !== me;
 }
 
-function upsert<T extends { id: string }>(list: readonly T[], item: T): T[] {
+/** `item` in place of the one with its id, or first; beyond KEEP_LIMIT the oldest go, except those `stays` holds to. */
+function upsert<T extends { id: string }>(list: readonly T[], item: T, stays: (x: T) => boolean = () => false): T[] {
   const i = list.findIndex((x) => x.id === item.id);
-  if (i === -1) return [item, ...list].slice(0, KEEP_LIMIT);
+  if (i === -1) {
+    const next = [item, ...list];
+    let over = next.length - KEEP_LIMIT;
+    if (over <= 0) return next;
+    for (let j = next.length - 1; j >= 0 && over > 0; j--) {
+      if (stays(next[j]!)) continue;
+      next.splice(j, 1);
+      over--;
+    }
+    return next;
+  }
   const next = [...list];
   next[i] = item;
   return next;
@@ -110,7 +163,7 @@ export function placeRequest(data: AgentData, r: RequestView, me: string): Agent
 
 /** Puts a fetched grant in my grants (others' grants are not kept: approvers see requests). */
 export function placeGrant(data: AgentData, g: GrantView, me: string): AgentData {
-  return g.user === me ? { ...data, grants: upsert(data.grants, g) } : data;
+  return g.user === me ? { ...data, grants: upsert(data.grants, g, isUnfinished) } : data;
 }
 
 /** The server no longer shows it to me (404). */
@@ -193,7 +246,8 @@ export function grantsEnded(prev: AgentView, next: AgentView): GrantView[] {
 /**
  * The ids whose keychain entries must stay (`Keychain.sweepEnded`): live grants and the requests
  * they came from (an ssh key made with the request is stored under the request id), and my
- * pending requests.
+ * pending requests. The sweep deletes every other entry, so `data` must hold every live grant and
+ * pending request: a full fetch that is `complete` (fromFullFetch), never the newest only.
  */
 export function secretsToKeep(data: AgentData, at: number): string[] {
   const ids: string[] = [];

@@ -4,7 +4,7 @@
  * these schemas; `/openapi.json` is generated from it; clients are typed from it.
  */
 import { z } from 'zod';
-import { END_REASONS, GRANT_STATES, REQUEST_KINDS, REQUEST_STATES } from './states.js';
+import { END_REASONS, GRANT_STATES, REQUEST_KINDS, REQUEST_STATES, type GrantState } from './states.js';
 import { nameSchema } from './config.js';
 
 export const ERROR_CODES = [
@@ -166,14 +166,28 @@ export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(
 export const addUserBody = z.strictObject({ name: nameSchema, groups: z.array(nameSchema).max(50).default([]), admin: z.boolean().default(false) });
 export const empty = z.strictObject({});
 
+/** Requests newest first (by creation; the id breaks ties), the newest `limit` of them. */
 export const requestListQuery = z.strictObject({
   scope: z.enum(['mine', 'review', 'all']).default('mine'),
   state: z.enum(REQUEST_STATES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
+
+const oneGrantState = `(?:${GRANT_STATES.join('|')})`;
+/** One grant state, or several separated by commas: `scheduled,provisioning,active,revoking`. */
+const grantStates = z
+  .string()
+  .regex(new RegExp(`^${oneGrantState}(?:,${oneGrantState})*$`), `must be one of ${GRANT_STATES.map((s) => JSON.stringify(s)).join(', ')}, or several of them separated by commas`)
+  .describe('one grant state, or several separated by commas')
+  .transform((s) => [...new Set(s.split(','))] as GrantState[]);
+/**
+ * Grants newest first (by when their request was made; the grant id breaks ties), the newest
+ * `limit` of them. Ended grants newer than an unfinished one can push it past the limit: ask for
+ * `state=scheduled,provisioning,active,revoking` (UNFINISHED_GRANT_STATES) to see all of those.
+ */
 export const grantListQuery = z.strictObject({
   scope: z.enum(['mine', 'all']).default('mine'),
-  state: z.enum(GRANT_STATES).optional(),
+  state: grantStates.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 export const auditQuery = z.strictObject({
@@ -213,7 +227,7 @@ export const routes = {
   approve: { method: 'POST', path: '/v1/requests/:id/approve', auth: 'user', summary: 'Approve a request', params: idParams, body: reviewBody, response: requestSchema },
   deny: { method: 'POST', path: '/v1/requests/:id/deny', auth: 'user', summary: 'Deny a request', params: idParams, body: denyBody, response: requestSchema },
   cancel: { method: 'POST', path: '/v1/requests/:id/cancel', auth: 'user', summary: 'Cancel my pending request', params: idParams, body: empty, response: requestSchema },
-  listGrants: { method: 'GET', path: '/v1/grants', auth: 'user', summary: 'Grants: mine, or all (admins)', query: grantListQuery, response: listOf(grantSchema) },
+  listGrants: { method: 'GET', path: '/v1/grants', auth: 'user', summary: 'Grants, newest first: mine, or all (admins); `state` takes several states, comma-separated', query: grantListQuery, response: listOf(grantSchema) },
   getGrant: { method: 'GET', path: '/v1/grants/:id', auth: 'user', summary: 'One grant', params: idParams, response: grantSchema },
   credential: { method: 'GET', path: '/v1/grants/:id/credential', auth: 'user', summary: "The credential of my active grant", params: idParams, response: z.object({ grantId: z.string(), expiresAt: iso, credential: z.record(z.string(), z.unknown()) }) },
   endGrant: { method: 'POST', path: '/v1/grants/:id/end', auth: 'user', summary: 'End a grant now (revokes on the target)', params: idParams, body: empty, response: grantSchema },

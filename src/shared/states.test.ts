@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  GRANT_STATES, REQUEST_STATES, assertNever, canMoveGrant, canMoveRequest, isGrantLive, isRequestDecided, type GrantState,
+  GRANT_STATES, REQUEST_STATES, UNFINISHED_GRANT_STATES, assertNever, canMoveGrant, canMoveRequest, isGrantLive, isRequestDecided, type GrantState,
 } from './states.js';
 
 describe('request state machine', () => {
@@ -56,6 +56,10 @@ describe('grant state machine', () => {
   it('live grants are the ones that give or may soon give access', () => {
     const live = GRANT_STATES.filter(isGrantLive);
     expect(live).toEqual(['scheduled', 'provisioning', 'active']);
+  });
+
+  it('unfinished grants are exactly the ones that can still move (the lists always show them)', () => {
+    expect(GRANT_STATES.filter((from) => GRANT_STATES.some((to) => canMoveGrant(from, to)))).toEqual([...UNFINISHED_GRANT_STATES]);
   });
 });
 

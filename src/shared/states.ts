@@ -13,6 +13,13 @@ export type RequestState = (typeof REQUEST_STATES)[number];
 export const GRANT_STATES = ['scheduled', 'provisioning', 'active', 'revoking', 'ended', 'failed'] as const;
 export type GrantState = (typeof GRANT_STATES)[number];
 
+/**
+ * Grants not finished yet: giving access, about to, or still being revoked. Lists of grants are
+ * cut at a limit, newest first; whoever must see every one of these (the desktop agent, `latch
+ * grants`) asks for them separately, as older ones can sit behind any number of newer ended ones.
+ */
+export const UNFINISHED_GRANT_STATES = ['scheduled', 'provisioning', 'active', 'revoking'] as const satisfies readonly GrantState[];
+
 export const END_REASONS = ['expired', 'ended_by_user', 'revoked_by_admin'] as const;
 export type EndReason = (typeof END_REASONS)[number];
 

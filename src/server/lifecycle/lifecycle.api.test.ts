@@ -7,6 +7,8 @@ import { ManualClock } from '../../shared/clock.js';
 import { TEST_CONFIG, startHarness, type Harness, type TestClient } from '../test-support/harness.js';
 import { openEvents } from '../test-support/sse-client.js';
 import { eventually } from '../test-support/eventually.js';
+import { activeGrants, endGrants } from '../test-support/many-grants.js';
+import { UNFINISHED_GRANT_STATES } from '../../shared/states.js';
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 const MIN = 60_000;
@@ -456,6 +458,64 @@ describe('auto-approve', () => {
 
     expect((await request(erin, { resource: 'pg-prod', role: 'admin', duration: '1h' })).body.state).toBe('pending');
     expect((await request(alice, { resource: 'pg-prod', role: 'readonly', duration: '1h' })).body.state).toBe('pending');
+  });
+});
+
+describe('lists, newest first', () => {
+  /** Grant ids in list order: newest batch first, and within one time the larger id first. */
+  const newestFirst = (batches: string[][]) => batches.toReversed().flatMap((b) => b.toSorted().toReversed());
+
+  it('130 grants of erin with the active one in the middle: the newest 100 are the 100 made last, the active one among them', async () => {
+    const erin = await h.as('erin');
+    const nextSecond = () => clock.advance(1000);
+    const before = await activeGrants(h, erin, 65, nextSecond);
+    const active = (await activeGrants(h, erin, 1, nextSecond))[0]![0]!;
+    const after = await activeGrants(h, erin, 64, nextSecond);
+    await endGrants(erin, [...before, ...after].flat());
+
+    const all = newestFirst([...before, [active], ...after]);
+    const page = (await erin.get('/v1/grants?scope=mine&limit=100')).body.items as { id: string; state: string }[];
+    expect(page.map((g) => g.id)).toEqual(all.slice(0, 100));
+    expect(page.find((g) => g.id === active)).toMatchObject({ state: 'active' });
+    // The default limit is the same 100; the largest one shows them all, in the same order.
+    expect(((await erin.get('/v1/grants')).body.items as { id: string }[]).map((g) => g.id)).toEqual(all.slice(0, 100));
+    expect(((await erin.get('/v1/grants?limit=500')).body.items as { id: string }[]).map((g) => g.id)).toEqual(all);
+    expect(((await (await h.as('admin')).get('/v1/grants?scope=all&limit=3')).body.items as { id: string }[]).map((g) => g.id)).toEqual(all.slice(0, 3));
+  });
+
+  it('an active grant made before 129 ended ones is past the newest 100, and the unfinished states find it', async () => {
+    const erin = await h.as('erin');
+    const active = (await activeGrants(h, erin, 1))[0]![0]!;
+    clock.advance(1000);
+    const ended = (await activeGrants(h, erin, 129)).flat();
+    await endGrants(erin, ended);
+
+    const newest = (await erin.get('/v1/grants?scope=mine&limit=100')).body.items as { id: string; state: string }[];
+    expect(newest).toHaveLength(100);
+    expect(newest.every((g) => g.state === 'ended')).toBe(true);
+    const unfinished = await erin.get(`/v1/grants?scope=mine&state=${UNFINISHED_GRANT_STATES.join(',')}&limit=100`);
+    expect((unfinished.body.items as { id: string; state: string }[]).map((g) => [g.id, g.state])).toEqual([[active, 'active']]);
+    expect(((await erin.get('/v1/grants?state=ended,failed&limit=500')).body.items as unknown[])).toHaveLength(129);
+    expect(((await (await h.as('admin')).get('/v1/grants?scope=all&state=scheduled,active')).body.items as { id: string }[]).map((g) => g.id)).toEqual([active]);
+
+    const bad = await erin.get('/v1/grants?state=active,over');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'validation_failed', field: 'state', message: expect.stringMatching(/query field "state" must be one of "scheduled", .*, or several of them separated by commas/) });
+  });
+
+  it('requests, mine and to review, newest first by when they were made', async () => {
+    const alice = await h.as('alice');
+    const bob = await h.as('bob');
+    const made: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      clock.advance(1000);
+      const r = await request(alice, { resource: 'demo-pass', role: 'read' });
+      made.push(r.body.id as string);
+      await alice.post(`/v1/requests/${r.body.id}/cancel`);
+    }
+    const ids = (items: { id: string }[]) => items.map((r) => r.id);
+    expect(ids((await alice.get('/v1/requests?scope=mine&limit=10')).body.items)).toEqual(made.toReversed().slice(0, 10));
+    expect(ids((await bob.get('/v1/requests?scope=review&limit=10')).body.items)).toEqual(made.toReversed().slice(0, 10));
   });
 });
 

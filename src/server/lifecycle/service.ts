@@ -599,11 +599,17 @@ export class Lifecycle {
     return grantView(row);
   }
 
-  async listGrants(user: Principal, q: { scope: 'mine' | 'all'; state?: GrantsTable['state'] | undefined; limit: number }): Promise<GrantView[]> {
+  /**
+   * Newest first by when the grant's request was made: grant ids are random, so ordering by them
+   * cut an active grant out of the newest 100 behind older ended ones. The id only breaks ties.
+   */
+  async listGrants(user: Principal, q: { scope: 'mine' | 'all'; state?: GrantsTable['state'][] | undefined; limit: number }): Promise<GrantView[]> {
     if (q.scope === 'all' && !user.admin) throw new ApiError(403, 'forbidden', 'only admins can list all grants; use scope=mine');
-    let query = this.d.store.db.selectFrom('grants').selectAll().orderBy('id', 'desc');
-    if (q.scope === 'mine') query = query.where('user_name', '=', user.name);
-    if (q.state) query = query.where('state', '=', q.state);
+    let query = this.d.store.db
+      .selectFrom('grants').innerJoin('requests', 'requests.id', 'grants.request_id').selectAll('grants')
+      .orderBy('requests.created_at', 'desc').orderBy('grants.id', 'desc');
+    if (q.scope === 'mine') query = query.where('grants.user_name', '=', user.name);
+    if (q.state) query = query.where('grants.state', 'in', q.state);
     const rows = await query.limit(q.limit).execute();
     return rows.map(grantView);
   }
