@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { own } from '../../shared/own.js';
 import { ConfigError, ConfigHolder, loadConfigFile, parseConfig, type ConfigProblem } from './load.js';
 
 const VALID = `groups:
@@ -171,6 +172,48 @@ describe('parseConfig', () => {
 
   it('reports a document that is not a mapping', () => {
     expect(onlyProblem('- a\n- b\n')).toMatchObject({ path: '', line: 1, column: 1, message: "must be an object, not an array" });
+  });
+});
+
+describe('names every JavaScript object inherits (constructor, __proto__, toString…)', () => {
+  // Once read by `name in obj`: `constructor` was a resource (a crash), a role and a group.
+  const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+  /** The messages of the problems, after checking they all sit at `path` on the line of `needle`. */
+  const messagesAt = (text: string, path: string, needle: string) => {
+    const problems = problemsOf(text);
+    expect(problems.map((p) => [p.path, p.line])).toEqual(problems.map(() => [path, lineOf(text, needle)]));
+    return problems.map((p) => p.message);
+  };
+  // Only `constructor` is a valid name; the others are also refused as names ("use lower-case…").
+
+  it.each(INHERITED)('a policy for the undefined resource %s is a config error at its line', (name) => {
+    const text = edit('resource: pg-prod', `resource: ${name}`);
+    expect(messagesAt(text, 'policies.0.resource', `resource: ${name}`)).toContain(`no resource named "${name}" under resources`);
+  });
+
+  it.each(INHERITED)('a policy for the undefined role %s is a config error at its line', (name) => {
+    const text = edit('roles: [read]', `roles: [read, ${name}]`);
+    expect(messagesAt(text, 'policies.0.roles.1', `roles: [read, ${name}]`)).toContain(`resource "pg-prod" has no role "${name}"`);
+  });
+
+  it.each(INHERITED)('requesters and approvers naming the undefined group %s are config errors at their lines', (name) => {
+    const requesters = edit('requesters: [eng]', `requesters: [eng, ${name}]`);
+    expect(messagesAt(requesters, 'policies.0.requesters.1', `requesters: [eng, ${name}]`)).toContain(`no group named "${name}" under groups`);
+    const approvers = edit('groups: [sre]', `groups: [sre, ${name}]`);
+    expect(messagesAt(approvers, 'policies.0.approvers.groups.1', `groups: [sre, ${name}]`)).toContain(`no group named "${name}" under groups`);
+  });
+
+  it('the whole message names the file, line and key', () => {
+    const text = edit('resource: pg-prod', 'resource: constructor');
+    expect(() => parseConfig(text, 'latch.yaml')).toThrow(`latch.yaml:${lineOf(text, 'resource: constructor')}:15: policies.0.resource: no resource named "constructor" under resources`);
+  });
+
+  it('a group, resource and role really named constructor are names like any other', () => {
+    const text = VALID.replaceAll('pg-prod', 'constructor').replaceAll('eng', 'constructor').replace('read: {}', 'constructor: {}').replace('roles: [read]', 'roles: [constructor]');
+    const cfg = parseConfig(text);
+    expect(Object.keys(cfg.resources)).toEqual(['constructor']);
+    expect(Object.keys(own(cfg.resources, 'constructor')!.roles)).toEqual(['constructor', 'write']);
+    expect(cfg.policies[0]).toMatchObject({ resource: 'constructor', roles: ['constructor'], requesters: ['constructor'] });
   });
 });
 

@@ -77,6 +77,37 @@ describe('access window', () => {
   });
 });
 
+describe('names every JavaScript object inherits', () => {
+  const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+
+  it('a resource or role named after one is refused like any unknown one, and nothing is created', async () => {
+    // pg-prod's policy has no `roles:` line (all its roles): `constructor` once passed as one of
+    // them and was approved and issued as a signed pass with "role": "constructor".
+    const alice = await h.as('alice');
+    const erin = await h.as('erin');
+    const before = await h.server.store.db.selectFrom('events').select('id').execute();
+    for (const name of INHERITED) {
+      for (const [who, body] of [
+        [alice, { resource: name, role: 'read' }],
+        [alice, { resource: 'pg-prod', role: name }],
+        [alice, { resource: 'demo-pass', role: name }],
+        // erin is auto-approved on pg-prod: a role that slipped through would be granted at once.
+        [erin, { resource: 'pg-prod', role: name }],
+      ] as const) {
+        const r = await request(who, { ...body, duration: '30m' });
+        const what = `${who.name} asks for ${body.resource}/${body.role} → ${r.status} ${JSON.stringify(r.body)}`;
+        // `constructor` is a valid name and names nothing (404); the others are not names at all (400).
+        expect(r.status, what).toBe(name === 'constructor' ? 404 : 400);
+        expect(r.body.error.code, what).toBe(name === 'constructor' ? 'not_requestable' : 'validation_failed');
+      }
+    }
+    await h.settle();
+    expect(await h.server.store.db.selectFrom('requests').select('id').execute()).toEqual([]);
+    expect(await h.server.store.db.selectFrom('grants').select('id').execute()).toEqual([]);
+    expect(await h.server.store.db.selectFrom('events').select('id').execute()).toEqual(before);
+  });
+});
+
 describe('approve-by deadline', () => {
   it('a request nobody decides within approveWithin times out, gets no grant and cannot be approved', async () => {
     const alice = await h.as('alice');
