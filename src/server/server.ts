@@ -86,6 +86,10 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
     await store.close();
     throw err;
   }
+  // An empty file is a valid start (docs/configuration.md), but a server nobody can use should say so.
+  if (opts.configFile && config.current.policies.length === 0) {
+    log.warn({ config: opts.configFile }, `${opts.configFile} has no policies, so nothing can be requested; add resources and policies (examples/demo.yaml is an annotated example) and reload`);
+  }
 
   const bus = new EventBus();
   const tokens = new Tokens(store, keys.tokenSecret, () => clock.now(), opts.accessTtlS ?? ACCESS_TTL_S);

@@ -217,6 +217,20 @@ describe('names every JavaScript object inherits (constructor, __proto__, toStri
   });
 });
 
+describe('an empty document', () => {
+  const EMPTY = ['', '   \n\n', '# nothing yet\n# really\n', '---\n', '~\n'];
+
+  it.each(EMPTY)('is refused with what to write instead when empty files are refused (a reload): %j', (text) => {
+    expect(() => parseConfig(text, 'latch.yaml', undefined, { empty: 'refuse' })).toThrow(
+      'latch.yaml: the file is empty (nothing but whitespace or comments), so it was not loaded: that would remove every group, resource and policy at once; to clear the configuration on purpose, write {} in the file and reload again',
+    );
+  });
+
+  it('written as {} is an empty config, on purpose', () => {
+    expect(parseConfig('{}\n', 'latch.yaml', undefined, { empty: 'refuse' })).toEqual({ groups: {}, resources: {}, policies: [] });
+  });
+});
+
 describe('loadConfigFile', () => {
   let dir: string;
   beforeEach(() => {
@@ -329,6 +343,25 @@ describe('ConfigHolder', () => {
     holder.onChange(second);
     expect(() => holder.reload()).toThrow(AggregateError);
     expect(second).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps the previous config when the file is emptied, and says how to clear it on purpose', () => {
+    const holder = new ConfigHolder(file, loadConfigFile(file));
+    const before = holder.current;
+    const listener = vi.fn();
+    holder.onChange(listener);
+    writeFileSync(file, '# being edited\n');
+
+    const result = holder.reload();
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error.message).toBe(`${file}: the file is empty (nothing but whitespace or comments), so it was not loaded: that would remove every group, resource and policy at once; to clear the configuration on purpose, write {} in the file and reload again`);
+    expect(holder.current).toBe(before);
+    expect(listener).not.toHaveBeenCalled();
+
+    writeFileSync(file, '{}\n');
+    expect(holder.reload()).toEqual({ ok: true });
+    expect(holder.current.policies).toEqual([]);
   });
 
   it('has nothing to reload without a file', () => {

@@ -173,6 +173,41 @@ describe('names every JavaScript object inherits', () => {
   });
 });
 
+describe('an empty file', () => {
+  it('is refused on reload, saying how to clear the config on purpose; the old config and its pending approvals stay', async () => {
+    const { server, as } = await start(GOOD);
+    const alice = await as('alice');
+    const bob = await as('bob');
+    const pending = await alice.post('/v1/requests', { resource: 'old-pass', role: 'read', duration: '30m', reason: REASON });
+    expect(pending.status).toBe(201);
+
+    for (const empty of ['', '  \n', '# the config is being rewritten\n']) {
+      writeFileSync(file, empty);
+      const result = await server.reloadConfig();
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.error.message).toBe(`${file}: the file is empty (nothing but whitespace or comments), so it was not loaded: that would remove every group, resource and policy at once; to clear the configuration on purpose, write {} in the file and reload again`);
+    }
+    expect((await alice.get('/v1/resources')).body.items.map((r: { name: string }) => r.name)).toEqual(['old-pass']);
+    const approved = await bob.post(`/v1/requests/${pending.body.id}/approve`, {});
+    expect(approved.status).toBe(200);
+    expect(approved.body.state).toBe('approved');
+
+    // Written on purpose: `{}` clears it.
+    writeFileSync(file, '{}\n');
+    expect(await server.reloadConfig()).toEqual({ ok: true });
+    expect((await alice.get('/v1/resources')).body.items).toEqual([]);
+  });
+
+  it('is a valid start, with a warning that nothing can be requested', async () => {
+    writeFileSync(file, '# nothing yet\n');
+    const lines: string[] = [];
+    const server = await createLatchServer({ dataDir: join(dir, 'data'), configFile: file, logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+    servers.push(server);
+    const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40);
+    expect(warnings.map((w) => w.msg)).toEqual([`${file} has no policies, so nothing can be requested; add resources and policies (examples/demo.yaml is an annotated example) and reload`]);
+  });
+});
+
 describe('connector problems at start', () => {
   const startFails = async (text: string) => {
     writeFileSync(file, text);
