@@ -1,0 +1,46 @@
+/**
+ * The request log: one line when a request comes in and one when it is answered, as Fastify's own
+ * (which it replaces), but with the query string's values shown only for the contract's own query
+ * parameters. A client that puts a token in the URL (`/v1/events?access_token=eyJ…`, as some SSE
+ * libraries do) must not get it written to the log in full: a URL is logged, a header is not.
+ */
+import type { FastifyInstance } from 'fastify';
+import { routes } from '../../shared/api.js';
+import type { z } from 'zod';
+
+/** Query parameters whose values are safe to log: those the contract declares (scope, state, limit, after). */
+const LOGGED_QUERY_KEYS: ReadonlySet<string> = new Set(
+  Object.values(routes).flatMap((r) => ('query' in r ? Object.keys((r.query as z.ZodObject).shape) : [])),
+);
+
+const MAX_LOGGED_KEY = 64;
+
+/** `url` with every query value but the contract's replaced by `[redacted]`; the path as it came. */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const parts = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const rawKey = eq === -1 ? pair : pair.slice(0, eq);
+    let key: string;
+    try {
+      key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
+    } catch {
+      key = '';
+    }
+    const shownKey = rawKey.length > MAX_LOGGED_KEY ? `${rawKey.slice(0, MAX_LOGGED_KEY)}…` : rawKey;
+    if (eq === -1) return shownKey;
+    return LOGGED_QUERY_KEYS.has(key) ? pair : `${shownKey}=[redacted]`;
+  });
+  return `${url.slice(0, q)}?${parts.join('&')}`;
+}
+
+/** Logs each request and its answer at info, with `loggableUrl`; Fastify's own request logging must be off. */
+export function logRequests(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req) => {
+    req.log.info({ req: { method: req.method, url: loggableUrl(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket.remotePort } }, 'incoming request');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
+  });
+}
