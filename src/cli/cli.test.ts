@@ -112,6 +112,17 @@ describe('signing in', { timeout: 90_000 }, () => {
     expect(users.find((u) => u.name === 'dave')?.groups).toEqual(['eng']);
   });
 
+  it('login refuses a device name with control characters before sending it, and the code still works', async () => {
+    const code = await codeFor('frank');
+    failsWith(await latch(home('frank'), 'login', '--server', h.url, '--code', code, '--device', 'evil\u001b]0;pwned\u0007\n'), /^latch: --device must be plain text on one line, without control or invisible characters; name it like "ana-laptop"/);
+    // Without --device the host name is used, which always passes.
+    const r = await latch(home('frank'), 'login', '--server', h.url, '--code', code);
+    expect(r.code, r.stderr).toBe(0);
+    rememberSecrets(home('frank'));
+    const device = await h.server.store.db.selectFrom('devices').select('name').where('user_name', '=', 'frank').executeTakeFirstOrThrow();
+    expect(device.name).toMatch(/ \(cli\)$/);
+  });
+
   it('login keeps the credential in a 0600 file, says so, and prints no token', async () => {
     const r = await login('erin');
     expect(r.stdout).toContain(`LATCH_KEYCHAIN=off; credential stored in ${join(home('erin'), 'credentials.json')} (mode 0600)`);

@@ -6,8 +6,10 @@
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
 import { idParams, type GrantView, type RequestView, type ResourceView } from '../shared/api.js';
+import { deviceNameFrom, deviceNameSchema } from '../shared/device-name.js';
 import { parseDuration } from '../shared/duration.js';
 import { REQUEST_STATES } from '../shared/states.js';
+import { describeIssue } from '../shared/zod-messages.js';
 import { LatchClient, action, credentialFrom, normalizeServer, signedIn } from './client.js';
 import { CredentialStore, displayPath } from './credentials.js';
 import { CliError, EXIT_DENIED } from './errors.js';
@@ -44,10 +46,12 @@ export function registerUserCommands(program: Command): void {
     .description('sign this device in with a one-time enrollment code')
     .requiredOption('--server <url>', 'the Latch server, e.g. http://127.0.0.1:7300')
     .requiredOption('--code <code>', 'the one-time enrollment code from your admin')
-    .option('--device <name>', 'a name for this device', `${hostname()} (cli)`.slice(0, 100))
+    .option('--device <name>', 'a name for this device', deviceNameFrom(hostname(), ' (cli)') || 'cli')
     .action(action(store, async (flags: { server: string; code: string; device: string }) => {
       const server = normalizeServer(flags.server);
-      const tokens = await new LatchClient(server).call('enroll', { body: { code: flags.code, device: flags.device } });
+      const device = deviceNameSchema.safeParse(flags.device);
+      if (!device.success) throw new CliError(`--device ${describeIssue(device.error.issues[0]!)}`);
+      const tokens = await new LatchClient(server).call('enroll', { body: { code: flags.code, device: device.data } });
       const saved = await store.save(credentialFrom(server, tokens));
       print(`signed in to ${server} as ${tokens.user.name}${groupsNote(tokens.user)}, device ${tokens.device.id}`, saved.message);
     }));

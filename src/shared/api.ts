@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { END_REASONS, GRANT_STATES, REQUEST_KINDS, REQUEST_STATES } from './states.js';
 import { nameSchema } from './config.js';
+import { deviceNameSchema } from './device-name.js';
 
 export const ERROR_CODES = [
   'bad_request', 'validation_failed', 'unauthorized', 'forbidden', 'not_found', 'conflict',
@@ -161,7 +162,7 @@ export type CreateRequestBody = z.infer<typeof createRequestBody>;
 export const reviewBody = z.strictObject({ comment: text(1024).optional() });
 export const denyBody = z.strictObject({ comment: text(1024).optional() });
 export const extendBody = z.strictObject({ by: durationText, reason: z.string().optional() });
-export const enrollBody = z.strictObject({ code: z.string().min(1).max(128), device: text(100).optional() });
+export const enrollBody = z.strictObject({ code: z.string().min(1).max(128), device: deviceNameSchema.optional() });
 export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(256) });
 export const addUserBody = z.strictObject({ name: nameSchema, groups: z.array(nameSchema).max(50).default([]), admin: z.boolean().default(false) });
 export const empty = z.strictObject({});
