@@ -123,6 +123,14 @@ describe('signing in', { timeout: 90_000 }, () => {
     expect(device.name).toMatch(/ \(cli\)$/);
   });
 
+  it('login takes the code as typed: lower case, with spaces around it', async () => {
+    const code = await codeFor('gina');
+    const r = await latch(home('gina'), 'login', '--server', h.url, '--code', ` ${code.toLowerCase()} `, '--device', 'gina-laptop');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`signed in to ${h.url} as gina`);
+    rememberSecrets(home('gina'));
+  });
+
   it('login keeps the credential in a 0600 file, says so, and prints no token', async () => {
     const r = await login('erin');
     expect(r.stdout).toContain(`LATCH_KEYCHAIN=off; credential stored in ${join(home('erin'), 'credentials.json')} (mode 0600)`);

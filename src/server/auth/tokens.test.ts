@@ -101,3 +101,23 @@ it('refuses a device name with control or invisible characters, keeping the code
   const enrolled = await h.server.store.db.selectFrom('events').select('data_json').where('type', '=', 'user.enrolled').execute();
   expect(enrolled.map((e) => JSON.parse(e.data_json).deviceName)).toEqual(["Ana's MacBook"]);
 });
+
+it('takes an enrollment code in any case, with spaces around it and any dashes or none', async () => {
+  const shown = async () => (await newCodeFor(h.server.store, 'alice', clock.now())).code;
+  expect(await shown()).toMatch(/^[A-Z2-9]{5}-[A-Z2-9]{5}-[A-Z2-9]{5}$/);
+  const typings: ((code: string) => string)[] = [
+    (c) => c.toLowerCase(),
+    (c) => `  ${c.toLowerCase()}\n`,
+    (c) => c.replaceAll('-', ''),
+    (c) => c.replaceAll('-', ' ').toLowerCase(),
+    (c) => c.replaceAll('-', '\u2013'),
+    (c) => `${c.slice(0, 3).toLowerCase()}${c.slice(3)}`,
+  ];
+  for (const typed of typings) {
+    const code = await shown();
+    const r = await h.anonymous().post('/v1/enroll', { code: typed(code), device: 'laptop' });
+    expect(r.status, JSON.stringify(typed(code))).toBe(200);
+    // Once used, it is used in every spelling.
+    expect((await h.anonymous().post('/v1/enroll', { code, device: 'laptop' })).body.error.code).toBe('enrollment_invalid');
+  }
+});
