@@ -10,7 +10,7 @@ import { deviceNameFrom, deviceNameSchema } from '../shared/device-name.js';
 import { parseDuration } from '../shared/duration.js';
 import { REQUEST_STATES } from '../shared/states.js';
 import { describeIssue } from '../shared/zod-messages.js';
-import { LatchClient, action, credentialFrom, normalizeServer, signedIn } from './client.js';
+import { ApiCallError, LatchClient, action, credentialFrom, normalizeServer, signedIn } from './client.js';
 import { CredentialStore, displayPath } from './credentials.js';
 import { CliError, EXIT_DENIED } from './errors.js';
 import { grantRows, grantWhen, print, printJson, relative, requestRows, requestSummary, shortDuration, table } from './format.js';
@@ -34,6 +34,9 @@ export function parseStart(text: string, now = Date.now()): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The server's "use scope=mine" speaks the API; at the terminal the thing to change is --all. */
+const forbiddenAll = (err: unknown, message: string): unknown => (err instanceof ApiCallError && err.code === 'forbidden' ? new CliError(message) : err);
+
 const groupsNote = (r: { groups: string[]; admin: boolean }) => `${r.groups.length > 0 ? ` (groups: ${r.groups.join(', ')})` : ''}${r.admin ? ' [admin]' : ''}`;
 
 export function registerUserCommands(program: Command): void {
@@ -149,7 +152,9 @@ export function registerUserCommands(program: Command): void {
       if (flags.review && flags.all) throw new CliError('give --review or --all, not both');
       const scope = flags.all ? 'all' : flags.review ? 'review' : 'mine';
       const state = flags.state ?? (scope === 'review' ? 'pending' : undefined);
-      const { items } = await (await client()).call('listRequests', { query: { scope, state } });
+      const { items } = await (await client()).call('listRequests', { query: { scope, state } }).catch((err: unknown) => {
+        throw forbiddenAll(err, 'only admins can list every request; drop --all to see yours, or use --review for the ones you may review');
+      });
       if (flags.json) return printJson(items);
       if (items.length === 0) {
         return print(scope === 'review' ? `no ${state ?? ''} requests for you to review`.replace('  ', ' ') : 'no requests; ask for access with `latch request RESOURCE --role ROLE`');
@@ -195,7 +200,9 @@ export function registerUserCommands(program: Command): void {
     .option('--all', 'every grant (admins)')
     .option('--json', 'print JSON')
     .action(action(store, async (flags: { all?: boolean; json?: boolean }) => {
-      const { items } = await (await client()).call('listGrants', { query: { scope: flags.all ? 'all' : 'mine' } });
+      const { items } = await (await client()).call('listGrants', { query: { scope: flags.all ? 'all' : 'mine' } }).catch((err: unknown) => {
+        throw forbiddenAll(err, 'only admins can list every grant; drop --all to see yours (`latch grants`)');
+      });
       if (flags.json) return printJson(items);
       if (items.length === 0) return print('no grants; ask for access with `latch request RESOURCE --role ROLE`');
       print(table(['ID', 'STATE', ...(flags.all ? ['USER'] : []), 'ACCESS', 'WHEN'], grantRows(items, flags.all === true)));

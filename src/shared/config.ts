@@ -11,15 +11,25 @@ export const nameSchema = z
   .string()
   .regex(NAME, 'use lower-case letters, digits, "-" and "_", starting with a letter (at most 63)');
 
+const DURATION_HINT = 'write it like 30m, 2h or 1h30m';
+
 /** A duration written as `30m`, `2h`… parsed to milliseconds. */
-export const durationSchema = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 30m, 2h or 1h30m` });
+export const durationSchema = z.preprocess(
+  (value, ctx) => {
+    // YAML reads `maxDuration: 0` or `60` as a number: say what to write, not "must be a string".
+    if (typeof value !== 'number') return value;
+    ctx.addIssue({ code: 'custom', message: `${value} is a number without a unit, not a duration; ${DURATION_HINT}` });
     return z.NEVER;
-  }
-  return ms;
-});
+  },
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; ${DURATION_HINT}` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+);
 
 const groupSchema = z.strictObject({
   description: z.string().max(200).optional(),

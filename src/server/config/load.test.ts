@@ -106,6 +106,11 @@ describe('parseConfig', () => {
     expect(e.message).toBe(`latch.yaml:${line}:18: policies.0.maxDuration: "6x" is not a duration; write it like 30m, 2h or 1h30m`);
   });
 
+  it.each(['0', '60'])('says a bare number (maxDuration: %s) needs a unit, rather than "must be a string"', (n) => {
+    const text = edit('maxDuration: 2h', `maxDuration: ${n}`);
+    expect(onlyProblem(text)).toEqual({ path: 'policies.0.maxDuration', line: lineOf(text, `maxDuration: ${n}`), column: 18, message: `${n} is a number without a unit, not a duration; write it like 30m, 2h or 1h30m` });
+  });
+
   it('points an unknown key at the key itself', () => {
     const text = edit('    maxDuration: 2h\n', '    maxDuration: 2h\n    maxDurationn: 3h\n');
     const p = onlyProblem(text);

@@ -490,6 +490,29 @@ describe('auto-approve', () => {
   });
 });
 
+describe('list limits', () => {
+  it('a limit or an after that is not one whole number in range gets one sentence saying what to write', async () => {
+    const alice = await h.as('alice');
+    const admin = await h.as('admin');
+    const cases: [typeof alice, string, string][] = [
+      [alice, '/v1/requests?limit=5&limit=6', 'query field "limit" must be one whole number from 1 to 500'],
+      [alice, '/v1/requests?limit=1e999', 'query field "limit" must be one whole number from 1 to 500'],
+      [alice, '/v1/grants?limit=abc', 'query field "limit" must be one whole number from 1 to 500'],
+      [alice, '/v1/grants?limit=501', 'query field "limit" must be one whole number from 1 to 500'],
+      [alice, '/v1/requests?limit=2.5', 'query field "limit" must be one whole number from 1 to 500'],
+      [admin, '/v1/audit?limit=0', 'query field "limit" must be one whole number from 1 to 1000'],
+      [admin, '/v1/audit?after=-1', 'query field "after" must be one whole number, 0 or more'],
+    ];
+    for (const [who, path, message] of cases) {
+      const r = await who.get(path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error, path).toMatchObject({ code: 'validation_failed', message, field: path.includes('after') ? 'after' : 'limit' });
+    }
+    expect((await alice.get('/v1/requests?limit=5')).status).toBe(200);
+    expect((await admin.get('/v1/audit?after=0&limit=1000')).status).toBe(200);
+  });
+});
+
 describe('visibility', () => {
   it("alice cannot see bob's requests; approvers can", async () => {
     const alice = await h.as('alice');
