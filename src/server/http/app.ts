@@ -11,7 +11,7 @@ import { describeIssue } from '../../shared/zod-messages.js';
 import type { Principal } from '../../shared/policy.js';
 import { ApiError } from './errors.js';
 import { openApiDocument } from './openapi.js';
-import { logRequests } from './request-log.js';
+import { RedactingLogController } from './request-log.js';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -67,8 +67,8 @@ export function errorBody(err: ApiError) {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    // Fastify's request lines log the URL with its query string, tokens and all: ours (request-log.ts) do not.
-    disableRequestLogging: true,
+    // Fastify's request lines log the URL with its query string, tokens and all: these do not.
+    logController: new RedactingLogController(),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     // Ids and names in paths are validated by the contract; keep router limits generous but finite.
@@ -106,7 +106,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     reply.status(404).send(errorBody(new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}; see /openapi.json`)));
   });
 
-  logRequests(app);
   app.addHook('onResponse', async (req, reply) => {
     deps.onResponse?.(req.routeOptions.url ?? 'unknown', req.method, reply.statusCode, reply.elapsedTime / 1000);
   });

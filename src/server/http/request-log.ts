@@ -1,10 +1,10 @@
 /**
- * The request log: one line when a request comes in and one when it is answered, as Fastify's own
- * (which it replaces), but with the query string's values shown only for the contract's own query
- * parameters. A client that puts a token in the URL (`/v1/events?access_token=eyJ…`, as some SSE
- * libraries do) must not get it written to the log in full: a URL is logged, a header is not.
+ * The request log: Fastify's own lines (a request in, its answer), but with the query string's
+ * values shown only for the contract's own query parameters. A client that puts a token in the URL
+ * (`/v1/events?access_token=eyJ…`, as some SSE libraries do) must not get it written to the log in
+ * full: a URL is logged, a header is not.
  */
-import type { FastifyInstance } from 'fastify';
+import { LogController, type FastifyRequest } from 'fastify';
 import { routes } from '../../shared/api.js';
 import type { z } from 'zod';
 
@@ -35,12 +35,18 @@ export function loggableUrl(url: string): string {
   return `${url.slice(0, q)}?${parts.join('&')}`;
 }
 
-/** Logs each request and its answer at info, with `loggableUrl`; Fastify's own request logging must be off. */
-export function logRequests(app: FastifyInstance): void {
-  app.addHook('onRequest', async (req) => {
-    req.log.info({ req: { method: req.method, url: loggableUrl(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket.remotePort } }, 'incoming request');
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
-  });
+/**
+ * Fastify's internal log lines (request in, request done, route not found) as Fastify writes them,
+ * but with `loggableUrl` wherever a URL is written.
+ */
+export class RedactingLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.info({ req: { method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket.remotePort } }, 'incoming request');
+  }
+
+  override routeNotFound(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.info(`Route ${request.method}:${loggableUrl(request.url)} not found`);
+  }
 }
