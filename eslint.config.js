@@ -22,6 +22,16 @@ export default tseslint.config(
     },
   },
   {
+    // `name in obj` with a name from outside also finds Object.prototype's members (`constructor`
+    // in a config made a resource of a function). Own-key checks: hasOwn/own in src/shared/own.ts.
+    // A literal on the left (`'code' in err`) is a type check and stays allowed.
+    files: ['src/**'],
+    ignores: ['**/*.test.ts', '**/test-support/**'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: "BinaryExpression[operator='in'][left.type!='Literal']", message: 'use hasOwn(obj, key) or own(obj, key) from src/shared/own.ts: `in` also finds inherited members like "constructor".' }],
+    },
+  },
+  {
     files: ['src/shared/**'],
     rules: restrict([
       group(NODE_BUILTINS, 'src/shared is environment-free: no Node modules.'),

@@ -113,6 +113,25 @@ describe('signing in', { timeout: 90_000 }, () => {
     expect(users.find((u) => u.name === 'dave')?.groups).toEqual(['eng']);
   });
 
+  it('login refuses a device name with control characters before sending it, and the code still works', async () => {
+    const code = await codeFor('fay');
+    failsWith(await latch(home('fay'), 'login', '--server', h.url, '--code', code, '--device', 'evil\u001b]0;pwned\u0007\n'), /^latch: --device must be plain text on one line, without control or invisible characters; name it like "ana-laptop"/);
+    // Without --device the host name is used, which always passes.
+    const r = await latch(home('fay'), 'login', '--server', h.url, '--code', code);
+    expect(r.code, r.stderr).toBe(0);
+    rememberSecrets(home('fay'));
+    const device = await h.server.store.db.selectFrom('devices').select('name').where('user_name', '=', 'fay').executeTakeFirstOrThrow();
+    expect(device.name).toMatch(/ \(cli\)$/);
+  });
+
+  it('login takes the code as typed: lower case, with spaces around it', async () => {
+    const code = await codeFor('lowell');
+    const r = await latch(home('lowell'), 'login', '--server', h.url, '--code', ` ${code.toLowerCase()} `, '--device', 'lowell-laptop');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`signed in to ${h.url} as lowell`);
+    rememberSecrets(home('lowell'));
+  });
+
   it('login keeps the credential in a 0600 file, says so, and prints no token', async () => {
     const r = await login('erin');
     expect(r.stdout).toContain(`LATCH_KEYCHAIN=off; credential stored in ${join(home('erin'), 'credentials.json')} (mode 0600)`);
@@ -277,6 +296,11 @@ describe('errors say what to do, in one line', { timeout: 90_000 }, () => {
     failsWith(await latch(home('alice'), 'request', 'demo-pass', '--role', 'read', '--reason', 'because'), /at least 10 characters/);
     failsWith(await latch(home('alice'), 'request', 'demo-pass', '--role', 'read', '--reason', 'INC-5000 check things', '--start', 'tomorrow'), /--start "tomorrow" is not a time/);
     failsWith(await latch(home('alice'), 'request', 'pg-prod', '--role', 'read', '--reason', 'INC-5000 check things'), /`latch resources` lists what you may request/);
+  });
+
+  it('--all as a non-admin says to drop it, in the CLI\'s words (not the API\'s scope=mine)', async () => {
+    failsWith(await latch(home('alice'), 'grants', '--all'), /^latch: only admins can list every grant; drop --all to see yours \(`latch grants`\)$/);
+    failsWith(await latch(home('alice'), 'requests', '--all'), /^latch: only admins can list every request; drop --all to see yours, or use --review for the ones you may review$/);
   });
 
   it('an unknown or malformed grant id', async () => {

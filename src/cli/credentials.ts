@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AsyncEntry } from '@napi-rs/keyring';
 import { z } from 'zod';
+import { own } from '../shared/own.js';
 import { CliError } from './errors.js';
 import { latchHome } from './paths.js';
 
@@ -117,12 +118,12 @@ export class CredentialStore {
   /** The server `latch login` last signed in to, if its credential is still recorded. */
   currentServer(): string | null {
     const p = this.readPointer();
-    return p.current !== null && p.servers[p.current] ? p.current : null;
+    return p.current !== null && own(p.servers, p.current) ? p.current : null;
   }
 
   /** Where the credential of `server` is kept, if there is one. */
   whereIs(server: string): Where | null {
-    return this.readPointer().servers[server]?.store ?? null;
+    return own(this.readPointer().servers, server)?.store ?? null;
   }
 
   /** Stores the credential and makes its server the current one; returns a line saying where. */
@@ -163,7 +164,7 @@ export class CredentialStore {
       const parsed = text === null ? null : deviceCredentialSchema.safeParse(safeJson(text));
       return parsed?.success ? parsed.data : null;
     }
-    return this.readFile()[server] ?? null;
+    return own(this.readFile(), server) ?? null;
   }
 
   /** Forgets the credential for `server`; returns a line saying what was removed. */

@@ -68,9 +68,14 @@ export async function serve(flags: ServeFlags, onReady?: (url: string, server: L
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    void server.reloadConfig().then((r) => {
-      if (r.ok) log.info({ config: flags.config }, 'configuration reloaded');
-      else log.error({ error: r.error.message }, 'configuration NOT reloaded; the previous one stays in force');
-    });
+    void server.reloadConfig().then(
+      (r) => {
+        if (r.ok) log.info({ config: flags.config }, 'configuration reloaded');
+        else log.error({ error: r.error.message }, 'configuration NOT reloaded; the previous one stays in force');
+      },
+      // A bug in reading the file must not take the server down with it (it used to, on
+      // `resource: constructor`): the reload failed, the server goes on.
+      (err: unknown) => log.error({ error: err instanceof Error ? err.message : String(err) }, 'configuration reload failed'),
+    );
   });
 }

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { own } from '../shared/own.js';
 import { displayPath } from './credentials.js';
 import { CliError } from './errors.js';
 import { latchHome } from './paths.js';
@@ -62,7 +63,7 @@ export class SshKeys {
   /** The private key made for a grant (looked up by grant, else by the request that made it), if it is here. */
   keyFor(grantId: string, requestId?: string): string | null {
     const index = this.readIndex();
-    const key = index.grants[grantId] ?? (requestId === undefined ? undefined : index.requests[requestId]);
+    const key = own(index.grants, grantId) ?? (requestId === undefined ? undefined : own(index.requests, requestId));
     return key !== undefined && existsSync(key) ? key : null;
   }
 

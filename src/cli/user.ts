@@ -6,9 +6,11 @@
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
 import { idParams, type GrantView, type RequestView, type ResourceView } from '../shared/api.js';
+import { deviceNameFrom, deviceNameSchema } from '../shared/device-name.js';
 import { parseDuration } from '../shared/duration.js';
 import { REQUEST_STATES, UNFINISHED_GRANT_STATES } from '../shared/states.js';
-import { LatchClient, action, credentialFrom, normalizeServer, signedIn } from './client.js';
+import { describeIssue } from '../shared/zod-messages.js';
+import { ApiCallError, LatchClient, action, credentialFrom, normalizeServer, signedIn } from './client.js';
 import { CredentialStore, displayPath } from './credentials.js';
 import { CliError, EXIT_DENIED } from './errors.js';
 import { grantRows, grantWhen, print, printJson, relative, requestRows, requestSummary, shortDuration, table } from './format.js';
@@ -36,6 +38,9 @@ export function parseStart(text: string, now = Date.now()): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The server's "use scope=mine" speaks the API; at the terminal the thing to change is --all. */
+const forbiddenAll = (err: unknown, message: string): unknown => (err instanceof ApiCallError && err.code === 'forbidden' ? new CliError(message) : err);
+
 const groupsNote = (r: { groups: string[]; admin: boolean }) => `${r.groups.length > 0 ? ` (groups: ${r.groups.join(', ')})` : ''}${r.admin ? ' [admin]' : ''}`;
 
 export function registerUserCommands(program: Command): void {
@@ -48,10 +53,12 @@ export function registerUserCommands(program: Command): void {
     .description('sign this device in with a one-time enrollment code')
     .requiredOption('--server <url>', 'the Latch server, e.g. http://127.0.0.1:7300')
     .requiredOption('--code <code>', 'the one-time enrollment code from your admin')
-    .option('--device <name>', 'a name for this device', `${hostname()} (cli)`.slice(0, 100))
+    .option('--device <name>', 'a name for this device', deviceNameFrom(hostname(), ' (cli)') || 'cli')
     .action(action(store, async (flags: { server: string; code: string; device: string }) => {
       const server = normalizeServer(flags.server);
-      const tokens = await new LatchClient(server).call('enroll', { body: { code: flags.code, device: flags.device } });
+      const device = deviceNameSchema.safeParse(flags.device);
+      if (!device.success) throw new CliError(`--device ${describeIssue(device.error.issues[0]!)}`);
+      const tokens = await new LatchClient(server).call('enroll', { body: { code: flags.code, device: device.data } });
       const saved = await store.save(credentialFrom(server, tokens));
       print(`signed in to ${server} as ${tokens.user.name}${groupsNote(tokens.user)}, device ${tokens.device.id}`, saved.message);
     }));
@@ -149,7 +156,9 @@ export function registerUserCommands(program: Command): void {
       if (flags.review && flags.all) throw new CliError('give --review or --all, not both');
       const scope = flags.all ? 'all' : flags.review ? 'review' : 'mine';
       const state = flags.state ?? (scope === 'review' ? 'pending' : undefined);
-      const { items } = await (await client()).call('listRequests', { query: { scope, state } });
+      const { items } = await (await client()).call('listRequests', { query: { scope, state } }).catch((err: unknown) => {
+        throw forbiddenAll(err, 'only admins can list every request; drop --all to see yours, or use --review for the ones you may review');
+      });
       if (flags.json) return printJson(items);
       if (items.length === 0) {
         return print(scope === 'review' ? `no ${state ?? ''} requests for you to review`.replace('  ', ' ') : 'no requests; ask for access with `latch request RESOURCE --role ROLE`');
@@ -197,10 +206,14 @@ export function registerUserCommands(program: Command): void {
     .action(action(store, async (flags: { all?: boolean; json?: boolean }) => {
       const c = await client();
       const scope = flags.all ? 'all' : 'mine';
+      const list = (query: { state?: string; limit: number }) =>
+        c.call('listGrants', { query: { scope, ...query } }).catch((err: unknown) => {
+          throw forbiddenAll(err, 'only admins can list every grant; drop --all to see yours (`latch grants`)');
+        });
       // Unfinished grants first, all of them: any number of newer ended ones would push an active
       // grant out of the newest. One call after the other, so an expired token is refreshed once.
-      const unfinished = (await c.call('listGrants', { query: { scope, state: UNFINISHED_GRANT_STATES.join(','), limit: MAX_LIST } })).items;
-      const newest = (await c.call('listGrants', { query: { scope, limit: LIST } })).items;
+      const unfinished = (await list({ state: UNFINISHED_GRANT_STATES.join(','), limit: MAX_LIST })).items;
+      const newest = (await list({ limit: LIST })).items;
       const shown = new Set(unfinished.map((g) => g.id));
       const items = [...unfinished, ...newest.filter((g) => !shown.has(g.id))];
       if (flags.json) return printJson(items);

@@ -207,6 +207,11 @@ describe('enrollment, sign-out and the keychain', () => {
     expect(JSON.stringify(copied)).not.toContain(token);
     expect(rig.clipboard.text).toBe(token);
     expect(await rig.agent.copyCredential(g.id, 'password')).toMatchObject({ ok: false, error: { code: 'not_found', message: expect.stringContaining('it has: type, token, expiresAt') } });
+    // Names every object inherits are not fields of the credential either (nothing of Object.prototype is copied).
+    for (const field of ['constructor', 'toString', 'hasOwnProperty']) {
+      expect(await rig.agent.copyCredential(g.id, field)).toMatchObject({ ok: false, error: { code: 'not_found', message: expect.stringContaining(`no "${field}" to copy`) } });
+    }
+    expect(rig.clipboard.text).toBe(token);
     await until('the clipboard cleared', () => rig.clipboard.text === null, 2_000);
 
     // Copied again, then the grant ends: the clipboard is cleared with it.

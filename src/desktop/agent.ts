@@ -36,6 +36,7 @@ import {
   type DesktopError, type DesktopPhase, type DesktopSnapshot, type EnrollOutcome, type KeychainStatusName, type Notice, type NoticeKind,
   type SignOutOutcome,
 } from '../shared/desktop-api.js';
+import { own } from '../shared/own.js';
 import type { Settings } from '../shared/settings.js';
 import { assertNever, UNFINISHED_GRANT_STATES } from '../shared/states.js';
 import { ApiError, OfflineError, ProtocolError, SignedOutError, type EventStream, type LatchClient, type StreamStatus } from '../sync/index.js';
@@ -371,7 +372,7 @@ export class Agent implements DesktopApi {
         await this.keepSecret(s, grantId, accounts.grant(grantId), JSON.stringify(credential));
         s.cached.set(grantId, g.expiresAt);
       }
-      const value = credential[field];
+      const value = own(credential, field);
       if (typeof value !== 'string' && typeof value !== 'number') {
         const fields = Object.keys(credential).filter((k) => typeof credential[k] === 'string' || typeof credential[k] === 'number');
         throw new AgentError('not_found', `This credential has no "${field}" to copy; it has: ${fields.join(', ')}.`);

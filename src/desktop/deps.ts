@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { Clock } from '../shared/clock.js';
+import { deviceNameFrom } from '../shared/device-name.js';
 import { deviceCredentialSchema, type CredentialSource, type DeviceCredential, type EventStream, type LatchClient } from '../sync/index.js';
 import type { NotificationIntent, IntentFormat } from './intents.js';
 import { accounts, type Keychain, type SecretStore } from './keychain.js';
@@ -73,7 +74,7 @@ export interface AgentDeps {
   timing?: { tickMs?: number; jumpMs?: number; maxWaitMs?: number; clipboardClearMs?: number };
 }
 
-export const defaultDeviceName = (): string => hostname() || 'desktop';
+export const defaultDeviceName = (): string => deviceNameFrom(hostname()) || 'desktop';
 
 /**
  * The device credential of `serverUrl`, kept in the keychain under `accounts.device(serverUrl)`.

@@ -21,7 +21,7 @@ import { listRequestable } from './lifecycle/catalog.js';
 import { Lifecycle } from './lifecycle/service.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { openStore, type Store } from './store/open.js';
+import { openStore, openToOthers, type Store } from './store/open.js';
 import type { FastifyInstance } from 'fastify';
 
 export interface ServerOptions {
@@ -70,6 +70,11 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
   // need the keys, so they run below, on a second read.
   if (opts.configFile) loadConfigFile(opts.configFile);
   const store = await openStore(opts.dataDir);
+  const exposed = openToOthers(opts.dataDir);
+  if (exposed.length > 0) {
+    // Not changed behind the admin's back (a group may be meant to read backups); said plainly.
+    log.warn({ files: exposed }, `others than the owner may read the store (${exposed.map((f) => `${f.path} ${f.mode}`).join(', ')}); it holds sealed credentials and the audit trail: chmod 700 ${opts.dataDir} and chmod 600 the latch.db files`);
+  }
   const keys = await loadKeys(opts.dataDir);
   const issuer = opts.publicUrl ?? 'latch';
   const connectors = new Map<string, Connector>();
@@ -85,6 +90,10 @@ export async function createLatchServer(opts: ServerOptions): Promise<LatchServe
     for (const c of connectors.values()) await c.close?.();
     await store.close();
     throw err;
+  }
+  // An empty file is a valid start (docs/configuration.md), but a server nobody can use should say so.
+  if (opts.configFile && config.current.policies.length === 0) {
+    log.warn({ config: opts.configFile }, `${opts.configFile} has no policies, so nothing can be requested; add resources and policies (examples/demo.yaml is an annotated example) and reload`);
   }
 
   const bus = new EventBus();

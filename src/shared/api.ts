@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { END_REASONS, GRANT_STATES, REQUEST_KINDS, REQUEST_STATES, type GrantState } from './states.js';
 import { nameSchema } from './config.js';
+import { deviceNameSchema } from './device-name.js';
 
 export const ERROR_CODES = [
   'bad_request', 'validation_failed', 'unauthorized', 'forbidden', 'not_found', 'conflict',
@@ -161,16 +162,36 @@ export type CreateRequestBody = z.infer<typeof createRequestBody>;
 export const reviewBody = z.strictObject({ comment: text(1024).optional() });
 export const denyBody = z.strictObject({ comment: text(1024).optional() });
 export const extendBody = z.strictObject({ by: durationText, reason: z.string().optional() });
-export const enrollBody = z.strictObject({ code: z.string().min(1).max(128), device: text(100).optional() });
+export const enrollBody = z.strictObject({ code: z.string().min(1).max(128), device: deviceNameSchema.optional() });
 export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(256) });
 export const addUserBody = z.strictObject({ name: nameSchema, groups: z.array(nameSchema).max(50).default([]), admin: z.boolean().default(false) });
 export const empty = z.strictObject({});
+
+/**
+ * A count or an event id in a query string (`limit=50`, `after=120`): one whole number written in
+ * digits. One sentence for every way it can be wrong (`limit=5&limit=6` arrives as a list,
+ * `limit=1e999` as Infinity), rather than zod's "must be a number, not a non-number".
+ */
+const wholeNumber = (min: number, max: number | undefined, fallback: number) => wholeNumberOrNone(min, max).default(fallback);
+function wholeNumberOrNone(min: number, max?: number) {
+  const message = max === undefined ? `must be one whole number, ${min} or more` : `must be one whole number from ${min} to ${max}`;
+  return z
+    .unknown()
+    .transform((v, ctx) => {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d{1,16}\s*$/.test(v) ? Number(v) : NaN;
+      if (Number.isSafeInteger(n) && n >= min && (max === undefined || n <= max)) return n;
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    })
+    // What /openapi.json says of it (a transform has no JSON Schema of its own).
+    .meta({ type: 'integer', minimum: min, ...(max === undefined ? {} : { maximum: max }) });
+}
 
 /** Requests newest first (by creation; the id breaks ties), the newest `limit` of them. */
 export const requestListQuery = z.strictObject({
   scope: z.enum(['mine', 'review', 'all']).default('mine'),
   state: z.enum(REQUEST_STATES).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: wholeNumber(1, 500, 100),
 });
 
 const oneGrantState = `(?:${GRANT_STATES.join('|')})`;
@@ -188,13 +209,13 @@ const grantStates = z
 export const grantListQuery = z.strictObject({
   scope: z.enum(['mine', 'all']).default('mine'),
   state: grantStates.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: wholeNumber(1, 500, 100),
 });
 export const auditQuery = z.strictObject({
-  after: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  after: wholeNumber(0, undefined, 0),
+  limit: wholeNumber(1, 1000, 200),
 });
-export const eventsQuery = z.strictObject({ after: z.coerce.number().int().min(0).optional() });
+export const eventsQuery = z.strictObject({ after: wholeNumberOrNone(0).optional() });
 export const idParams = z.strictObject({ id });
 
 // ---- the route table --------------------------------------------------------------------------

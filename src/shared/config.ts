@@ -4,21 +4,32 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { hasOwn, own } from './own.js';
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 export const nameSchema = z
   .string()
   .regex(NAME, 'use lower-case letters, digits, "-" and "_", starting with a letter (at most 63)');
 
+const DURATION_HINT = 'write it like 30m, 2h or 1h30m';
+
 /** A duration written as `30m`, `2h`… parsed to milliseconds. */
-export const durationSchema = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 30m, 2h or 1h30m` });
+export const durationSchema = z.preprocess(
+  (value, ctx) => {
+    // YAML reads `maxDuration: 0` or `60` as a number: say what to write, not "must be a string".
+    if (typeof value !== 'number') return value;
+    ctx.addIssue({ code: 'custom', message: `${value} is a number without a unit, not a duration; ${DURATION_HINT}` });
     return z.NEVER;
-  }
-  return ms;
-});
+  },
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; ${DURATION_HINT}` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+);
 
 const groupSchema = z.strictObject({
   description: z.string().max(200).optional(),
@@ -96,13 +107,13 @@ export const configSchema = z
   })
   .superRefine((c, ctx) => {
     c.policies.forEach((p, i) => {
-      const resource = c.resources[p.resource];
+      const resource = own(c.resources, p.resource);
       if (!resource) {
         ctx.addIssue({ code: 'custom', path: ['policies', i, 'resource'], message: `no resource named "${p.resource}" under resources` });
         return;
       }
       p.roles?.forEach((role, j) => {
-        if (!(role in resource.roles)) {
+        if (!hasOwn(resource.roles, role)) {
           ctx.addIssue({ code: 'custom', path: ['policies', i, 'roles', j], message: `resource "${p.resource}" has no role "${role}"` });
         }
       });
@@ -120,7 +131,7 @@ export const configSchema = z
       });
       for (const [where, groups] of groupLists) {
         groups.forEach((g, k) => {
-          if (!(g in c.groups)) {
+          if (!hasOwn(c.groups, g)) {
             ctx.addIssue({ code: 'custom', path: ['policies', i, ...where.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s)), k], message: `no group named "${g}" under groups` });
           }
         });
@@ -128,7 +139,7 @@ export const configSchema = z
     });
     const seen = new Set<string>();
     c.policies.forEach((p, i) => {
-      const roles = p.roles ?? Object.keys(c.resources[p.resource]?.roles ?? {});
+      const roles = p.roles ?? Object.keys(own(c.resources, p.resource)?.roles ?? {});
       for (const role of roles) {
         const key = `${p.resource}/${role}`;
         if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['policies', i], message: `a second policy for ${key}; each resource role has one policy` });

@@ -3,6 +3,8 @@
  * the renderer can import it without bundling the schemas of desktop-api.ts (which re-exports it).
  */
 
+import { own } from './own.js';
+
 /** How long a copied secret stays on the clipboard. */
 export const CLIPBOARD_CLEAR_MS = 60_000;
 
@@ -14,5 +16,5 @@ export const COPYABLE_FIELDS: Readonly<Record<string, readonly { field: string; 
 };
 
 export function copyableFields(connector: string): readonly { field: string; label: string }[] {
-  return COPYABLE_FIELDS[connector] ?? [];
+  return own(COPYABLE_FIELDS, connector) ?? [];
 }

@@ -148,6 +148,15 @@ describe('policyFor and describeApprovers', () => {
     expect(policyFor(config, 'nope', 'readonly')).toBeUndefined();
   });
 
+  it('finds no resource or role named after what every object inherits, even under a policy for all roles', () => {
+    const all = configSchema.parse({ ...config, policies: [{ resource: 'pg-prod', requesters: ['eng'], approvers: { groups: ['sre'] }, maxDuration: '4h' }] });
+    expect(policyFor(all, 'pg-prod', 'admin')?.maxDuration).toBe(4 * H);
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      expect(policyFor(all, name, 'readonly'), name).toBeUndefined();
+      expect(policyFor(all, 'pg-prod', name), name).toBeUndefined();
+    }
+  });
+
   it('lists approver groups and users for people to read', () => {
     expect(describeApprovers(policy())).toEqual(['group:sre', 'user:dana']);
   });

@@ -4,6 +4,7 @@
  */
 import type { LatchConfig, Policy } from './config.js';
 import { formatDuration } from './duration.js';
+import { hasOwn, own } from './own.js';
 
 export interface Principal {
   name: string;
@@ -14,8 +15,8 @@ export interface Principal {
 export type Review = { reviewer: string; decision: 'approve' | 'deny' };
 
 export function policyFor(config: LatchConfig, resource: string, role: string): Policy | undefined {
-  const r = config.resources[resource];
-  if (!r || !(role in r.roles)) return undefined;
+  const r = own(config.resources, resource);
+  if (!r || !hasOwn(r.roles, role)) return undefined;
   return config.policies.find((p) => p.resource === resource && (p.roles === undefined || p.roles.includes(role)));
 }
 

@@ -1,14 +1,12 @@
 /** Reason rules (FIELD-CASES B24): trimmed, 10–1024 characters (not bytes), no control characters. */
+import { CONTROL_OR_INVISIBLE } from './plain-text.js';
+
 export const REASON_MIN = 10;
 export const REASON_MAX = 1024;
 
 export type ReasonCheck =
   | { ok: true; reason: string }
   | { ok: false; code: 'reason_required' | 'reason_invalid' | 'reason_too_long'; message: string };
-
-// Control and invisible formatting characters (tabs, newlines, line separators, bidi overrides,
-// zero-width spaces, lone surrogates): a reason is one line of visible text an approver can trust.
-const CONTROL = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 export function checkReason(raw: string | undefined, required: boolean): ReasonCheck {
   const reason = (raw ?? '').trim();
@@ -22,7 +20,7 @@ export function checkReason(raw: string | undefined, required: boolean): ReasonC
   if (length > REASON_MAX) {
     return { ok: false, code: 'reason_too_long', message: `the reason is ${length} characters; the most is ${REASON_MAX}` };
   }
-  if (CONTROL.test(reason)) {
+  if (CONTROL_OR_INVISIBLE.test(reason)) {
     return { ok: false, code: 'reason_invalid', message: 'the reason contains control or invisible characters; use plain text on one line' };
   }
   if (length < REASON_MIN) {

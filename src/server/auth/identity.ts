@@ -21,8 +21,11 @@ function newCode(): string {
   const chars = Array.from({ length: 15 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]);
   return [chars.slice(0, 5), chars.slice(5, 10), chars.slice(10)].map((c) => c.join('')).join('-');
 }
-/** Codes are compared case-insensitively and without dashes or spaces. */
-export const normalizeCode = (code: string) => code.toUpperCase().replace(/[\s-]/g, '');
+/**
+ * Codes are compared case-insensitively and without dashes or spaces: a code is shown in upper case
+ * and read aloud or retyped in any case; a chat app may turn its dashes into typographic ones.
+ */
+export const normalizeCode = (code: string) => code.toUpperCase().replace(/[\s\-\u2010-\u2015\u2212]/g, '');
 
 export async function loadPrincipal(db: Db, name: string): Promise<Principal | undefined> {
   const user = await db.selectFrom('users').select(['name', 'admin']).where('name', '=', name).executeTakeFirst();

@@ -83,3 +83,41 @@ it('each enrollment code works once, so a person can sign in several devices', a
   const late = await newCodeFor(h.server.store, 'alice', clock.now() - 8 * 24 * 3_600_000);
   expect((await h.anonymous().post('/v1/enroll', { code: late.code })).status).toBe(401);
 });
+
+it('refuses a device name with control or invisible characters, keeping the code; a plain one is stored trimmed, also in the audit trail', async () => {
+  const { code } = await newCodeFor(h.server.store, 'alice', clock.now());
+  for (const device of ['evil\u001b]0;pwned\u0007\n', 'laptop\u202e', 'a\u200bb', 'x'.repeat(101)]) {
+    const r = await h.anonymous().post('/v1/enroll', { code, device });
+    expect(r.status, JSON.stringify(device)).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'validation_failed', field: 'device' });
+    expect(r.body.error.message).toMatch(device.length > 100 ? /^body field "device" must be at most 100 characters$/ : /^body field "device" must be plain text on one line, without control or invisible characters; name it like "ana-laptop"/);
+  }
+  // The code was not used up by the refused attempts.
+  const ok = await h.anonymous().post('/v1/enroll', { code, device: "  Ana's MacBook \n" });
+  expect(ok.status).toBe(200);
+  expect(ok.body.device.name).toBe("Ana's MacBook");
+  const names = (await h.server.store.db.selectFrom('devices').select('name').execute()).map((d) => d.name);
+  expect(names).toEqual(["Ana's MacBook"]);
+  const enrolled = await h.server.store.db.selectFrom('events').select('data_json').where('type', '=', 'user.enrolled').execute();
+  expect(enrolled.map((e) => JSON.parse(e.data_json).deviceName)).toEqual(["Ana's MacBook"]);
+});
+
+it('takes an enrollment code in any case, with spaces around it and any dashes or none', async () => {
+  const shown = async () => (await newCodeFor(h.server.store, 'alice', clock.now())).code;
+  expect(await shown()).toMatch(/^[A-Z2-9]{5}-[A-Z2-9]{5}-[A-Z2-9]{5}$/);
+  const typings: ((code: string) => string)[] = [
+    (c) => c.toLowerCase(),
+    (c) => `  ${c.toLowerCase()}\n`,
+    (c) => c.replaceAll('-', ''),
+    (c) => c.replaceAll('-', ' ').toLowerCase(),
+    (c) => c.replaceAll('-', '\u2013'),
+    (c) => `${c.slice(0, 3).toLowerCase()}${c.slice(3)}`,
+  ];
+  for (const typed of typings) {
+    const code = await shown();
+    const r = await h.anonymous().post('/v1/enroll', { code: typed(code), device: 'laptop' });
+    expect(r.status, JSON.stringify(typed(code))).toBe(200);
+    // Once used, it is used in every spelling.
+    expect((await h.anonymous().post('/v1/enroll', { code, device: 'laptop' })).body.error.code).toBe('enrollment_invalid');
+  }
+});

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { own } from '../../shared/own.js';
 import { ConfigError, ConfigHolder, loadConfigFile, parseConfig, type ConfigProblem } from './load.js';
 
 const VALID = `groups:
@@ -105,6 +106,11 @@ describe('parseConfig', () => {
     expect(e.message).toBe(`latch.yaml:${line}:18: policies.0.maxDuration: "6x" is not a duration; write it like 30m, 2h or 1h30m`);
   });
 
+  it.each(['0', '60'])('says a bare number (maxDuration: %s) needs a unit, rather than "must be a string"', (n) => {
+    const text = edit('maxDuration: 2h', `maxDuration: ${n}`);
+    expect(onlyProblem(text)).toEqual({ path: 'policies.0.maxDuration', line: lineOf(text, `maxDuration: ${n}`), column: 18, message: `${n} is a number without a unit, not a duration; write it like 30m, 2h or 1h30m` });
+  });
+
   it('points an unknown key at the key itself', () => {
     const text = edit('    maxDuration: 2h\n', '    maxDuration: 2h\n    maxDurationn: 3h\n');
     const p = onlyProblem(text);
@@ -171,6 +177,62 @@ describe('parseConfig', () => {
 
   it('reports a document that is not a mapping', () => {
     expect(onlyProblem('- a\n- b\n')).toMatchObject({ path: '', line: 1, column: 1, message: "must be an object, not an array" });
+  });
+});
+
+describe('names every JavaScript object inherits (constructor, __proto__, toString…)', () => {
+  // Once read by `name in obj`: `constructor` was a resource (a crash), a role and a group.
+  const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+  /** The messages of the problems, after checking they all sit at `path` on the line of `needle`. */
+  const messagesAt = (text: string, path: string, needle: string) => {
+    const problems = problemsOf(text);
+    expect(problems.map((p) => [p.path, p.line])).toEqual(problems.map(() => [path, lineOf(text, needle)]));
+    return problems.map((p) => p.message);
+  };
+  // Only `constructor` is a valid name; the others are also refused as names ("use lower-case…").
+
+  it.each(INHERITED)('a policy for the undefined resource %s is a config error at its line', (name) => {
+    const text = edit('resource: pg-prod', `resource: ${name}`);
+    expect(messagesAt(text, 'policies.0.resource', `resource: ${name}`)).toContain(`no resource named "${name}" under resources`);
+  });
+
+  it.each(INHERITED)('a policy for the undefined role %s is a config error at its line', (name) => {
+    const text = edit('roles: [read]', `roles: [read, ${name}]`);
+    expect(messagesAt(text, 'policies.0.roles.1', `roles: [read, ${name}]`)).toContain(`resource "pg-prod" has no role "${name}"`);
+  });
+
+  it.each(INHERITED)('requesters and approvers naming the undefined group %s are config errors at their lines', (name) => {
+    const requesters = edit('requesters: [eng]', `requesters: [eng, ${name}]`);
+    expect(messagesAt(requesters, 'policies.0.requesters.1', `requesters: [eng, ${name}]`)).toContain(`no group named "${name}" under groups`);
+    const approvers = edit('groups: [sre]', `groups: [sre, ${name}]`);
+    expect(messagesAt(approvers, 'policies.0.approvers.groups.1', `groups: [sre, ${name}]`)).toContain(`no group named "${name}" under groups`);
+  });
+
+  it('the whole message names the file, line and key', () => {
+    const text = edit('resource: pg-prod', 'resource: constructor');
+    expect(() => parseConfig(text, 'latch.yaml')).toThrow(`latch.yaml:${lineOf(text, 'resource: constructor')}:15: policies.0.resource: no resource named "constructor" under resources`);
+  });
+
+  it('a group, resource and role really named constructor are names like any other', () => {
+    const text = VALID.replaceAll('pg-prod', 'constructor').replaceAll('eng', 'constructor').replace('read: {}', 'constructor: {}').replace('roles: [read]', 'roles: [constructor]');
+    const cfg = parseConfig(text);
+    expect(Object.keys(cfg.resources)).toEqual(['constructor']);
+    expect(Object.keys(own(cfg.resources, 'constructor')!.roles)).toEqual(['constructor', 'write']);
+    expect(cfg.policies[0]).toMatchObject({ resource: 'constructor', roles: ['constructor'], requesters: ['constructor'] });
+  });
+});
+
+describe('an empty document', () => {
+  const EMPTY = ['', '   \n\n', '# nothing yet\n# really\n', '---\n', '~\n'];
+
+  it.each(EMPTY)('is refused with what to write instead when empty files are refused (a reload): %j', (text) => {
+    expect(() => parseConfig(text, 'latch.yaml', undefined, { empty: 'refuse' })).toThrow(
+      'latch.yaml: the file is empty (nothing but whitespace or comments), so it was not loaded: that would remove every group, resource and policy at once; to clear the configuration on purpose, write {} in the file and reload again',
+    );
+  });
+
+  it('written as {} is an empty config, on purpose', () => {
+    expect(parseConfig('{}\n', 'latch.yaml', undefined, { empty: 'refuse' })).toEqual({ groups: {}, resources: {}, policies: [] });
   });
 });
 
@@ -286,6 +348,25 @@ describe('ConfigHolder', () => {
     holder.onChange(second);
     expect(() => holder.reload()).toThrow(AggregateError);
     expect(second).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps the previous config when the file is emptied, and says how to clear it on purpose', () => {
+    const holder = new ConfigHolder(file, loadConfigFile(file));
+    const before = holder.current;
+    const listener = vi.fn();
+    holder.onChange(listener);
+    writeFileSync(file, '# being edited\n');
+
+    const result = holder.reload();
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error.message).toBe(`${file}: the file is empty (nothing but whitespace or comments), so it was not loaded: that would remove every group, resource and policy at once; to clear the configuration on purpose, write {} in the file and reload again`);
+    expect(holder.current).toBe(before);
+    expect(listener).not.toHaveBeenCalled();
+
+    writeFileSync(file, '{}\n');
+    expect(holder.reload()).toEqual({ ok: true });
+    expect(holder.current.policies).toEqual([]);
   });
 
   it('has nothing to reload without a file', () => {

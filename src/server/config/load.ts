@@ -43,11 +43,25 @@ function formatProblem(file: string, p: ConfigProblem): string {
   return `${where}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
 }
 
+export interface ParseOptions {
+  /**
+   * What an empty document (nothing but whitespace, comments or `---`) means: an empty config
+   * (`allow`, the default, as on a first start), or a mistake (`refuse`, on reload: a file caught
+   * mid-save or truncated must not wipe every policy of a running server). `{}` is always a config.
+   */
+  empty?: 'allow' | 'refuse';
+}
+
+/** Why an empty document is refused on reload, and what to write instead when clearing is meant. */
+export const EMPTY_ON_RELOAD =
+  'the file is empty (nothing but whitespace or comments), so it was not loaded: that would remove every group, resource and policy at once; to clear the configuration on purpose, write {} in the file and reload again';
+
 /**
  * Parses and validates configuration text, then runs `check` (the connectors' checks) on it, so
- * its problems get a line too. An empty file (or only comments) is an empty config.
+ * its problems get a line too. An empty file (or only comments) is an empty config, unless
+ * `opts.empty` is `refuse`.
  */
-export function parseConfig(text: string, file = '<config>', check?: ConfigChecker): LatchConfig {
+export function parseConfig(text: string, file = '<config>', check?: ConfigChecker, opts: ParseOptions = {}): LatchConfig {
   const lineCounter = new LineCounter();
   // prettyErrors would append a multi-line excerpt to each message; we want one line per problem.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -63,6 +77,9 @@ export function parseConfig(text: string, file = '<config>', check?: ConfigCheck
       doc.errors.map((e) => ({ path: '', ...position(e.pos[0]), message: e.message })),
     );
   }
+
+  const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+  if (empty && opts.empty === 'refuse') throw new ConfigError(file, [{ path: '', line: null, column: null, message: EMPTY_ON_RELOAD }]);
 
   let data: unknown;
   try {
@@ -92,15 +109,15 @@ export function checkGivenConfig(config: LatchConfig, check: ConfigChecker, file
   return config;
 }
 
-/** Reads and validates a config file (and runs `check` on it, see parseConfig). */
-export function loadConfigFile(file: string, check?: ConfigChecker): LatchConfig {
+/** Reads and validates a config file (and runs `check` on it; `opts` as in parseConfig). */
+export function loadConfigFile(file: string, check?: ConfigChecker, opts?: ParseOptions): LatchConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [{ path: '', line: null, column: null, message: readFailure(err) }]);
   }
-  return parseConfig(text, file, check);
+  return parseConfig(text, file, check, opts);
 }
 
 function readFailure(err: unknown): string {
@@ -181,8 +198,8 @@ export type ConfigListener = (config: LatchConfig) => void;
 
 /**
  * The running server's configuration. A reload swaps it only when the new file is valid, the
- * checks (the connectors') included, so a typo saved mid-edit never takes policies away from a
- * running server.
+ * checks (the connectors') included, and not empty, so a typo or a truncated file saved mid-edit
+ * never takes policies away from a running server.
  */
 export class ConfigHolder {
   #config: LatchConfig;
@@ -200,14 +217,14 @@ export class ConfigHolder {
     return this.#config;
   }
 
-  /** Re-reads and checks the file without switching to it (see `use`). */
+  /** Re-reads and checks the file without switching to it (see `use`); an empty file is refused (see ParseOptions). */
   read(): { ok: true; config: LatchConfig } | { ok: false; error: ConfigError } {
     if (this.file === null) {
       const message = 'the server was started without a config file, so there is nothing to reload';
       return { ok: false, error: new ConfigError('<config>', [{ path: '', line: null, column: null, message }]) };
     }
     try {
-      return { ok: true, config: loadConfigFile(this.file, this.check) };
+      return { ok: true, config: loadConfigFile(this.file, this.check, { empty: 'refuse' }) };
     } catch (err) {
       if (err instanceof ConfigError) return { ok: false, error: err };
       throw err;

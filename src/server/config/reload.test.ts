@@ -141,6 +141,73 @@ describe('a refused reload', () => {
   });
 });
 
+describe('names every JavaScript object inherits', () => {
+  /** GOOD, with its policy for `resource` and `roles`/`requesters` as given. */
+  const naming = (resource: string, extra = '') => GOOD.replace('  - resource: old-pass\n', `  - resource: ${resource}\n${extra}`);
+  const CASES: [string, string, string, string][] = [
+    // [what, file, needle on the problem's line, message]
+    ['resource constructor', naming('constructor'), 'resource: constructor', 'policies.0.resource: no resource named "constructor" under resources'],
+    ['role constructor', naming('old-pass', '    roles: [constructor]\n'), 'roles: [constructor]', 'policies.0.roles.0: resource "old-pass" has no role "constructor"'],
+    ['group constructor', GOOD.replace('requesters: [eng]', 'requesters: [eng, constructor]'), 'requesters: [eng, constructor]', 'policies.0.requesters.1: no group named "constructor" under groups'],
+  ];
+
+  it.each(CASES)('a policy naming the undefined %s is refused on reload with its line, and the server goes on under the old config', async (_what, text, needle, message) => {
+    const { server, as } = await start(GOOD);
+    const alice = await as('alice');
+    writeFileSync(file, text);
+    const result = await server.reloadConfig();
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error.message).toContain(`${file}:${lineOf(text, needle)}:`);
+    if (!result.ok) expect(result.error.message).toContain(message);
+    expect((await alice.get('/v1/resources')).body.items.map((r: { name: string }) => r.name)).toEqual(['old-pass']);
+    expect((await alice.post('/v1/requests', { resource: 'old-pass', role: 'read', duration: '30m', reason: REASON })).status).toBe(201);
+  });
+
+  it.each(CASES)('a policy naming the undefined %s stops the start with the file, line and key', async (_what, text, needle, message) => {
+    writeFileSync(file, text);
+    const error = await createLatchServer({ dataDir: join(dir, 'data'), configFile: file, logger: pino({ level: 'silent' }) }).then(
+      (s) => (servers.push(s), null),
+      (err: Error) => err,
+    );
+    expect(error?.message).toMatch(new RegExp(`^${esc(file)}:${lineOf(text, needle)}:\\d+: ${esc(message)}$`));
+  });
+});
+
+describe('an empty file', () => {
+  it('is refused on reload, saying how to clear the config on purpose; the old config and its pending approvals stay', async () => {
+    const { server, as } = await start(GOOD);
+    const alice = await as('alice');
+    const bob = await as('bob');
+    const pending = await alice.post('/v1/requests', { resource: 'old-pass', role: 'read', duration: '30m', reason: REASON });
+    expect(pending.status).toBe(201);
+
+    for (const empty of ['', '  \n', '# the config is being rewritten\n']) {
+      writeFileSync(file, empty);
+      const result = await server.reloadConfig();
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.error.message).toBe(`${file}: the file is empty (nothing but whitespace or comments), so it was not loaded: that would remove every group, resource and policy at once; to clear the configuration on purpose, write {} in the file and reload again`);
+    }
+    expect((await alice.get('/v1/resources')).body.items.map((r: { name: string }) => r.name)).toEqual(['old-pass']);
+    const approved = await bob.post(`/v1/requests/${pending.body.id}/approve`, {});
+    expect(approved.status).toBe(200);
+    expect(approved.body.state).toBe('approved');
+
+    // Written on purpose: `{}` clears it.
+    writeFileSync(file, '{}\n');
+    expect(await server.reloadConfig()).toEqual({ ok: true });
+    expect((await alice.get('/v1/resources')).body.items).toEqual([]);
+  });
+
+  it('is a valid start, with a warning that nothing can be requested', async () => {
+    writeFileSync(file, '# nothing yet\n');
+    const lines: string[] = [];
+    const server = await createLatchServer({ dataDir: join(dir, 'data'), configFile: file, logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+    servers.push(server);
+    const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40);
+    expect(warnings.map((w) => w.msg)).toEqual([`${file} has no policies, so nothing can be requested; add resources and policies (examples/demo.yaml is an annotated example) and reload`]);
+  });
+});
+
 describe('connector problems at start', () => {
   const startFails = async (text: string) => {
     writeFileSync(file, text);

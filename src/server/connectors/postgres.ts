@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { hasOwn, own } from '../../shared/own.js';
 import { readSecret, type SecretRef } from './secrets.js';
 import type { Connector, GrantTarget, Provisioned, Revoked } from './types.js';
 
@@ -162,7 +163,7 @@ export function parsePgConfig(config: Record<string, unknown>, resource: string,
 
   if (latchRoles) {
     for (const role of latchRoles) {
-      if (!Object.hasOwn(c.roles, role)) throw configError(resource, `roles.${role}`, `Latch role "${role}" has no PostgreSQL role to grant; map it, e.g. roles: { ${role}: app_${role.replaceAll('-', '_')} }`);
+      if (!hasOwn(c.roles, role)) throw configError(resource, `roles.${role}`, `Latch role "${role}" has no PostgreSQL role to grant; map it, e.g. roles: { ${role}: app_${role.replaceAll('-', '_')} }`);
     }
     for (const role of Object.keys(c.roles)) {
       if (!latchRoles.includes(role)) throw configError(resource, `roles.${role}`, `the resource has no Latch role "${role}" (it has ${latchRoles.join(', ')})`);
@@ -353,7 +354,7 @@ export function postgresConnector(opts: PostgresConnectorOptions): Connector {
   const roleExists = async (client: pg.ClientBase, role: string) => (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
 
   const targetRole = (r: PgResource, t: GrantTarget): string => {
-    const target = Object.hasOwn(r.roles, t.role) ? r.roles[t.role] : undefined;
+    const target = own(r.roles, t.role);
     if (target === undefined) throw new Error(`resource ${t.resource}: config.roles.${t.role}: Latch role "${t.role}" has no PostgreSQL role to grant; map it in the config`);
     return target;
   };

@@ -3,6 +3,7 @@
  * variable (`passwordEnv`) or a file (`passwordFile`) that holds them.
  */
 import { readFileSync } from 'node:fs';
+import { own } from '../../shared/own.js';
 
 export interface SecretRef {
   env?: string | undefined;
@@ -12,7 +13,7 @@ export interface SecretRef {
 /** Reads a secret; the error names where it looked, never the value. */
 export function readSecret(ref: SecretRef, what: string): string {
   if (ref.env) {
-    const v = process.env[ref.env];
+    const v = own(process.env, ref.env);
     if (v === undefined || v === '') throw new Error(`${what}: environment variable ${ref.env} is not set`);
     return v;
   }

@@ -127,6 +127,8 @@ describe.runIf(available)('ssh connector', () => {
       expect(c.checkRequest!(input)).toBeNull();
       expect(c.checkRequest!({ ...input, publicKey: null })).toMatch(/publicKey is missing/);
       expect(c.checkRequest!({ ...input, role: 'admin' })).toMatch(/resource bastion: role admin has no principals in principalsByRole/);
+      // Not one of Object.prototype's members either (`constructor` was read as a list of principals).
+      expect(c.checkRequest!({ ...input, role: 'constructor' })).toMatch(/resource bastion: role constructor has no principals in principalsByRole/);
     });
   });
 

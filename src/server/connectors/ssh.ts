@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../shared/clock.js';
+import { own } from '../../shared/own.js';
 import type { Connector, GrantTarget, Provisioned, PublicFile, RequestInput } from './types.js';
 
 export const SSH_CA_ROUTE = '/v1/ssh/ca.pub';
@@ -70,7 +71,7 @@ function parseConfig(config: Record<string, unknown>, resource: string): SshConf
 }
 
 function principalsFor(config: SshConfig, resource: string, role: string): string[] | string {
-  const list = config.principals ?? config.principalsByRole?.[role];
+  const list = config.principals ?? (config.principalsByRole && own(config.principalsByRole, role));
   return list ?? `resource ${resource}: role ${role} has no principals in principalsByRole; ask an admin to add it to the config`;
 }
 

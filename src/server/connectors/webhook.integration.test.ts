@@ -88,6 +88,19 @@ async function auditFor(grantId: string): Promise<any[]> {
 }
 
 describe('webhook connector through the server', () => {
+  it('a role named after what every object inherits is not requestable: the receiver is never called', async () => {
+    // The policy covers all of ticketing's roles (no `roles:` line), so `constructor` once passed as one.
+    await start();
+    const alice = await h!.as('alice');
+    for (const role of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      const r = await alice.post('/v1/requests', { resource: 'ticketing', role, duration: '30m', reason: 'INC-4211: triage the escalated tickets' });
+      expect(r.status, `${role}: ${JSON.stringify(r.body)}`).toBe(role === 'constructor' ? 404 : 400);
+    }
+    await h!.settle();
+    expect((await alice.get('/v1/requests?scope=mine')).body.items).toEqual([]);
+    expect(receiver.calls).toEqual([]);
+  });
+
   it('approval sends a signed provision, the grantee gets the receiver credential, ending sends a revoke', async () => {
     await start();
     receiver.reply('provision', { status: 200, json: { credential: { type: 'ticketing', agentLogin: 'alice+jit', apiToken: 'tk_live_123' } } });

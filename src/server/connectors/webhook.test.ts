@@ -84,6 +84,8 @@ describe('checkConfig', () => {
 
   it('refuses a secret that is not there or too short, without showing it', () => {
     expect(check({ url: 'https://h.example.com', secretEnv: 'LATCH_UNIT_NOT_SET' })).toThrow('resource ticketing: webhook secretEnv: environment variable LATCH_UNIT_NOT_SET is not set');
+    // process.env inherits too: `constructor` is no variable (it was read as a function, "too short").
+    expect(check({ url: 'https://h.example.com', secretEnv: 'constructor' })).toThrow('resource ticketing: webhook secretEnv: environment variable constructor is not set');
     expect(check({ url: 'https://h.example.com', secretFile: join(dir, 'missing') })).toThrow(/resource ticketing: webhook secretFile: cannot read .*missing \(ENOENT\)/);
     process.env['LATCH_UNIT_SHORT'] = 'short-secret';
     try {

@@ -11,6 +11,7 @@ import { describeIssue } from '../../shared/zod-messages.js';
 import type { Principal } from '../../shared/policy.js';
 import { ApiError } from './errors.js';
 import { openApiDocument } from './openapi.js';
+import { RedactingLogController } from './request-log.js';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -66,6 +67,8 @@ export function errorBody(err: ApiError) {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // Fastify's request lines log the URL with its query string, tokens and all: these do not.
+    logController: new RedactingLogController(),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     // Ids and names in paths are validated by the contract; keep router limits generous but finite.

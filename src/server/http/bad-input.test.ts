@@ -22,6 +22,12 @@ import { BODY_LIMIT } from './app.js';
 type Route = (typeof routes)[RouteName];
 const ROUTES = Object.entries(routes) as [RouteName, Route][];
 
+/**
+ * Names every JavaScript object inherits: a lookup of one in a plain object (`obj[name]`,
+ * `name in obj`) finds Object.prototype's member (`constructor` was once a resource, a 500).
+ */
+const INHERITED_NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'] as const;
+
 /** Generated inputs per property; modest so the file stays well under a minute on 2 cores. */
 const RUNS = { body: 40, unknownTarget: 15, oversized: 8, query: 40, params: 25, auth: 15 } as const;
 
@@ -155,6 +161,17 @@ function example(name: RouteName): Record<string, unknown> {
   }
 }
 
+/** Body fields the server looks up by name in the config (an array field: each of its names). */
+const LOOKED_UP: Partial<Record<RouteName, string[]>> = { createRequest: ['resource', 'role'], addUser: ['groups'] };
+
+/** The example body with one looked-up field naming something every object inherits. */
+const inheritedNameBodies = (name: RouteName, fields: string[]) =>
+  fc.tuple(fc.constantFrom(...fields), fc.constantFrom(...INHERITED_NAMES)).map(([field, inherited]) => {
+    const base = example(name);
+    const value = Array.isArray(base[field]) ? [...(base[field] as unknown[]), inherited] : inherited;
+    return { what: `${field}: ${JSON.stringify(value)}`, body: JSON.stringify({ ...base, [field]: value }) };
+  });
+
 /** Routes whose handler reads an Idempotency-Key header. */
 const IDEMPOTENT: RouteName[] = ['createRequest', 'extendGrant'];
 
@@ -230,7 +247,7 @@ function arbitraries(name: RouteName, schema: z.ZodType) {
 
   // A body that would succeed, plus fields the contract does not have.
   const unknownKey = fc.oneof(
-    fc.constantFrom('__proto__', 'constructor', 'admin', 'state', 'id', 'user', 'requester', 'approved', 'breakGlass', 'groups', ''),
+    fc.constantFrom(...INHERITED_NAMES, 'admin', 'state', 'id', 'user', 'requester', 'approved', 'breakGlass', 'groups', ''),
     fc.string({ maxLength: 20 }),
   ).filter((k) => !keys.includes(k));
   const unknownFields = fc
@@ -288,7 +305,7 @@ const malformedParam = (route: Route, key: string) =>
     .oneof(
       fc.string({ maxLength: 60 }),
       fc.string({ unit: 'binary', maxLength: 30 }),
-      fc.constantFrom('req_', 'req_short', 'REQ_0123456789abcdef', 'req-0123456789abcdef', 'req_0123456789abcdef!', 'gr_0123456789abcdef ', 'x'.repeat(300), '%', '..', '.', ' ', 'a/b', 'Admin', '-dave', 'null', 'undefined', '0'),
+      fc.constantFrom('req_', 'req_short', 'REQ_0123456789abcdef', 'req-0123456789abcdef', 'req_0123456789abcdef!', 'gr_0123456789abcdef ', 'x'.repeat(300), '%', '..', '.', ' ', 'a/b', 'Admin', '-dave', 'null', 'undefined', '0', ...INHERITED_NAMES),
     )
     .filter((v) => {
       if (v === '' || !('params' in route) || route.params.safeParse({ ...liveParams(route), [key]: v }).success) return false;
@@ -303,7 +320,8 @@ const malformedParam = (route: Route, key: string) =>
 /** Path values of the right form that name nothing. */
 const WELL_FORMED: Record<string, fc.Arbitrary<string>> = {
   id: fc.stringMatching(/^[a-z]{1,4}_[0-9A-Za-z]{10,40}$/),
-  name: fc.stringMatching(/^[a-z][a-z0-9_-]{0,62}$/),
+  // `constructor` is the one inherited name that is also a well-formed one.
+  name: fc.oneof(fc.stringMatching(/^[a-z][a-z0-9_-]{0,62}$/), fc.constant('constructor')),
 };
 async function unknownParamsArb(route: Route): Promise<fc.Arbitrary<Record<string, string>>> {
   const existing = new Set<string>([
@@ -466,10 +484,10 @@ for (const [name, route] of ROUTES) {
       it(`answers generated query strings without a 5xx${schema ? ', 400 to the ones the contract refuses' : ''}, and changes nothing`, async () => {
         const key = isStream
           ? fc.oneof(fc.constantFrom(...shapeKeys), fc.stringMatching(/^[a-z]{1,8}$/))
-          : fc.oneof(fc.constantFrom(...shapeKeys, 'scope', 'state', 'limit', 'after', '__proto__', 'constructor'), fc.string({ minLength: 1, maxLength: 8 }));
+          : fc.oneof(fc.constantFrom(...shapeKeys, 'scope', 'state', 'limit', 'after', ...INHERITED_NAMES), fc.string({ minLength: 1, maxLength: 8 }));
         const value = fc.oneof(
           fc.string({ maxLength: 12 }),
-          fc.constantFrom('mine', 'review', 'all', 'pending', 'active', 'ended', '0', '1', '-1', '500', '501', '1000', '1e3', '0x10', '1.5', 'NaN', 'Infinity', '9007199254740993', ''),
+          fc.constantFrom(...INHERITED_NAMES, 'mine', 'review', 'all', 'pending', 'active', 'ended', '0', '1', '-1', '500', '501', '1000', '1e3', '0x10', '1.5', 'NaN', 'Infinity', '9007199254740993', ''),
           fc.integer().map(String),
           fc.array(fc.constantFrom('1', 'mine', 'all'), { minLength: 2, maxLength: 3 }),
         );
@@ -538,6 +556,18 @@ for (const [name, route] of ROUTES) {
               { numRuns },
             );
           }
+        });
+      }
+
+      const lookedUp = LOOKED_UP[name];
+      if (lookedUp) {
+        it(`refuses ${lookedUp.join(', ')} naming what every object inherits (${INHERITED_NAMES.slice(0, 3).join(', ')}…) as names of nothing, and changes nothing`, async () => {
+          await fc.assert(
+            fc.asyncProperty(inheritedNameBodies(name, lookedUp), async ({ what, body }) => {
+              await expectRejected(what, () => call(route.path, bearer(actor()), { body }), [400, 404, 422]);
+            }),
+            { numRuns: INHERITED_NAMES.length * lookedUp.length * 2 },
+          );
         });
       }
 

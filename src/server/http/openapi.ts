@@ -4,7 +4,16 @@ import { errorBodySchema, routes } from '../../shared/api.js';
 
 let cached: unknown;
 
-const json = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+const json = (schema: z.ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    // zod leaves out the default of a transformed value (the query's whole numbers, api.ts); say it.
+    override: (ctx) => {
+      const def = ctx.zodSchema._zod.def;
+      if (def.type === 'default' && ctx.jsonSchema.default === undefined) ctx.jsonSchema.default = def.defaultValue as z.core.util.JSONType;
+    },
+  });
 
 export function openApiDocument(): unknown {
   if (cached) return cached;

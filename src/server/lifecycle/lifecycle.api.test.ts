@@ -79,6 +79,37 @@ describe('access window', () => {
   });
 });
 
+describe('names every JavaScript object inherits', () => {
+  const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+
+  it('a resource or role named after one is refused like any unknown one, and nothing is created', async () => {
+    // pg-prod's policy has no `roles:` line (all its roles): `constructor` once passed as one of
+    // them and was approved and issued as a signed pass with "role": "constructor".
+    const alice = await h.as('alice');
+    const erin = await h.as('erin');
+    const before = await h.server.store.db.selectFrom('events').select('id').execute();
+    for (const name of INHERITED) {
+      for (const [who, body] of [
+        [alice, { resource: name, role: 'read' }],
+        [alice, { resource: 'pg-prod', role: name }],
+        [alice, { resource: 'demo-pass', role: name }],
+        // erin is auto-approved on pg-prod: a role that slipped through would be granted at once.
+        [erin, { resource: 'pg-prod', role: name }],
+      ] as const) {
+        const r = await request(who, { ...body, duration: '30m' });
+        const what = `${who.name} asks for ${body.resource}/${body.role} → ${r.status} ${JSON.stringify(r.body)}`;
+        // `constructor` is a valid name and names nothing (404); the others are not names at all (400).
+        expect(r.status, what).toBe(name === 'constructor' ? 404 : 400);
+        expect(r.body.error.code, what).toBe(name === 'constructor' ? 'not_requestable' : 'validation_failed');
+      }
+    }
+    await h.settle();
+    expect(await h.server.store.db.selectFrom('requests').select('id').execute()).toEqual([]);
+    expect(await h.server.store.db.selectFrom('grants').select('id').execute()).toEqual([]);
+    expect(await h.server.store.db.selectFrom('events').select('id').execute()).toEqual(before);
+  });
+});
+
 describe('approve-by deadline', () => {
   it('a request nobody decides within approveWithin times out, gets no grant and cannot be approved', async () => {
     const alice = await h.as('alice');
@@ -516,6 +547,29 @@ describe('lists, newest first', () => {
     const ids = (items: { id: string }[]) => items.map((r) => r.id);
     expect(ids((await alice.get('/v1/requests?scope=mine&limit=10')).body.items)).toEqual(made.toReversed().slice(0, 10));
     expect(ids((await bob.get('/v1/requests?scope=review&limit=10')).body.items)).toEqual(made.toReversed().slice(0, 10));
+  });
+});
+
+describe('list limits', () => {
+  it('a limit or an after that is not one whole number in range gets one sentence saying what to write', async () => {
+    const alice = await h.as('alice');
+    const admin = await h.as('admin');
+    const cases: [typeof alice, string, string][] = [
+      [alice, '/v1/requests?limit=5&limit=6', 'query field "limit" must be one whole number from 1 to 500'],
+      [alice, '/v1/requests?limit=1e999', 'query field "limit" must be one whole number from 1 to 500'],
+      [alice, '/v1/grants?limit=abc', 'query field "limit" must be one whole number from 1 to 500'],
+      [alice, '/v1/grants?limit=501', 'query field "limit" must be one whole number from 1 to 500'],
+      [alice, '/v1/requests?limit=2.5', 'query field "limit" must be one whole number from 1 to 500'],
+      [admin, '/v1/audit?limit=0', 'query field "limit" must be one whole number from 1 to 1000'],
+      [admin, '/v1/audit?after=-1', 'query field "after" must be one whole number, 0 or more'],
+    ];
+    for (const [who, path, message] of cases) {
+      const r = await who.get(path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error, path).toMatchObject({ code: 'validation_failed', message, field: path.includes('after') ? 'after' : 'limit' });
+    }
+    expect((await alice.get('/v1/requests?limit=5')).status).toBe(200);
+    expect((await admin.get('/v1/audit?after=0&limit=1000')).status).toBe(200);
   });
 });
 

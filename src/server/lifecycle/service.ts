@@ -10,6 +10,7 @@ import type { CreateRequestBody, GrantView, RequestView } from '../../shared/api
 import type { LatchConfig, Policy } from '../../shared/config.js';
 import type { Clock } from '../../shared/clock.js';
 import { formatDuration, parseDuration } from '../../shared/duration.js';
+import { own } from '../../shared/own.js';
 import { autoApproves, checkDuration, isApprover, mayRequest, mayReview, policyFor, reviewOutcome, type Principal } from '../../shared/policy.js';
 import { checkReason } from '../../shared/reason.js';
 import type { EndReason } from '../../shared/states.js';
@@ -149,7 +150,7 @@ export class Lifecycle {
 
     const now = this.d.clock.now();
     const config = this.d.config();
-    const resource = config.resources[body.resource];
+    const resource = own(config.resources, body.resource);
     const policy = policyFor(config, body.resource, body.role);
     if (!resource || !policy || !mayRequest(user, policy)) {
       throw new ApiError(404, 'not_requestable', `you may not request ${body.resource}/${body.role}, or it does not exist; \`latch resources\` lists what you may request`);
@@ -348,7 +349,7 @@ export class Lifecycle {
   }
 
   private async createGrant(c: TxContext, req: RequestsTable): Promise<void> {
-    const resource = this.d.config().resources[req.resource];
+    const resource = own(this.d.config().resources, req.resource);
     if (!resource) throw new ApiError(409, 'invalid_state', `resource ${req.resource} is no longer configured; the request cannot be granted`);
     const scheduled = req.start_at !== null && req.start_at > c.now;
     const grant: GrantsTable = {

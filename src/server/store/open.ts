@@ -5,7 +5,7 @@
  * WAL, which still holds earlier versions of changed pages: together they make a wiped credential
  * gone from disk, not only from the column (issue 3).
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type Transaction } from 'kysely';
@@ -36,16 +36,68 @@ export interface Store {
 
 export const BUSY_TIMEOUT_MS = 5000;
 
+/** The store's files: the database, its write-ahead log and its shared-memory index. */
+export const STORE_FILES = ['latch.db', 'latch.db-wal', 'latch.db-shm'] as const;
+
+/**
+ * The store holds sealed credentials, refresh-token hashes and the audit trail, so what Latch
+ * creates is the owner's only, whatever the umask (as the key files are): the data dir 0700 and the
+ * database 0600 before SQLite opens it. SQLite gives the -wal and -shm files the database's mode;
+ * they are set again once they exist, so no umask or SQLite build leaves them readable.
+ */
 export function openSqlite(dataDir: string): SQLite.Database {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const madeDir = mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (madeDir !== undefined) chmodSync(dataDir, 0o700);
   const file = join(dataDir, 'latch.db');
+  const madeFile = createPrivate(file);
   const raw = new SQLite(file);
   raw.pragma('journal_mode = WAL');
+  if (madeFile) {
+    for (const name of STORE_FILES.slice(1)) {
+      try {
+        chmodSync(join(dataDir, name), 0o600);
+      } catch (err) {
+        // SQLite makes them on first use; one not there yet gets the database's mode when it is.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
   raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   raw.pragma('foreign_keys = ON');
   raw.pragma('synchronous = NORMAL');
   raw.pragma('secure_delete = ON');
   return raw;
+}
+
+/** Creates `file` empty with mode 0600 unless it exists; true when it did. */
+function createPrivate(file: string): boolean {
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  // openSync's mode passes through the umask; chmod does not.
+  chmodSync(file, 0o600);
+  return true;
+}
+
+/**
+ * The data dir and store files that others than their owner may read or write (a store made by an
+ * older Latch, or a dir made by hand), with their modes, for a warning at start.
+ */
+export function openToOthers(dataDir: string): { path: string; mode: string }[] {
+  const out: { path: string; mode: string }[] = [];
+  for (const path of [dataDir, ...STORE_FILES.map((f) => join(dataDir, f))]) {
+    let mode: number;
+    try {
+      mode = statSync(path).mode & 0o777;
+    } catch {
+      continue;
+    }
+    if ((mode & 0o077) !== 0) out.push({ path, mode: mode.toString(8).padStart(4, '0') });
+  }
+  return out;
 }
 
 export async function openStore(dataDir: string): Promise<Store> {
