@@ -11,7 +11,7 @@ import { builtInConnectors } from '../connectors/registry.js';
 import type { Connector } from '../connectors/types.js';
 import { loadKeys } from '../keys.js';
 import pino from 'pino';
-import { connectorProblems, locateConnectorMessage } from './connector-check.js';
+import { connectorProblems, locateConnectorProblem } from './connector-check.js';
 import { ConfigError, parseConfig, type ConfigProblem } from './load.js';
 
 let dir: string;
@@ -68,6 +68,6 @@ describe('connector problems in the file', () => {
   });
 
   it('a message that names no key of the config points at the config map', () => {
-    expect(locateConnectorMessage('r', { a: 1 }, 'resource r: the target refused the check')).toEqual({ path: ['resources', 'r', 'config'], message: 'the target refused the check' });
+    expect(locateConnectorProblem('r', { a: 1 }, new Error('resource r: the target refused the check'))).toEqual({ path: ['resources', 'r', 'config'], message: 'the target refused the check' });
   });
 });

@@ -1,11 +1,11 @@
 /**
  * The connectors' checks of each resource's config, as problems located in the config file: a
- * connector only knows the `config` map it is handed, so its message is mapped back to the key it
- * names under `resources.<name>.config` (or to that map when it names none), and the loader turns
- * the path into a file and line like any schema problem.
+ * connector only knows the `config` map it is handed, so it names the key (a ConnectorConfigError)
+ * and the loader turns `resources.<name>.config.<key>` into a file and line like any schema
+ * problem. A plain Error lands on the `config` map itself.
  */
 import type { LatchConfig } from '../../shared/config.js';
-import type { Connector } from '../connectors/types.js';
+import { ConnectorConfigError, type Connector } from '../connectors/types.js';
 import type { ConfigCheck } from './load.js';
 
 /** Every problem the connectors find in `config`; empty when all are satisfied. */
@@ -20,42 +20,27 @@ export function connectorProblems(config: LatchConfig, connectors: ReadonlyMap<s
     try {
       connector.checkConfig(resource.config, name, Object.keys(resource.roles));
     } catch (err) {
-      problems.push(locateConnectorMessage(name, resource.config, err instanceof Error ? err.message : String(err)));
+      problems.push(locateConnectorProblem(name, resource.config, err));
     }
   }
   return problems;
 }
 
-// A dotted key path as connectors write them: `roles.admin`, `forwarding.agent`.
-const KEY = String.raw`[A-Za-z_][\w-]*(?:\.[\w-]+)*`;
-/** Connectors start with "config.KEY: ", "webhook config KEY: " or "KEY: " when they name the key. */
-const LEADING_KEY = new RegExp(`^(?:webhook config |config\\.)?(${KEY}): `);
-const ANY_KEY = new RegExp(`"(${KEY})"|(${KEY})`, 'g');
-
 /**
- * The key of `config` a connector's message is about: the one it leads with, else the first word
- * of the message that is a key of `config` (e.g. "found hots" for a typo of `host`), else the
- * config map itself.
+ * Where in the file a connector's complaint goes: on the key it names when that key is there;
+ * on the deepest part of it that is there (naming the key in the message) when it is missing.
  */
-export function locateConnectorMessage(resource: string, config: Record<string, unknown>, raw: string): ConfigCheck {
+export function locateConnectorProblem(resource: string, config: Record<string, unknown>, err: unknown): ConfigCheck {
   const base = ['resources', resource, 'config'];
+  if (err instanceof ConnectorConfigError) {
+    if (err.key === null) return { path: base, message: err.detail };
+    const found = existing(config, err.key);
+    return { path: [...base, ...found], message: found.join('.') === err.key ? err.detail : `config.${err.key}: ${err.detail}` };
+  }
+  const raw = err instanceof Error ? err.message : String(err);
   // The path already names the resource.
-  let message = raw.startsWith(`resource ${resource}: `) ? raw.slice(`resource ${resource}: `.length) : raw;
-  const lead = LEADING_KEY.exec(message);
-  if (lead) {
-    // The connector named the key. When it is there, say it once (in the path); when it is
-    // missing, point at the deepest part that is there and keep the name in the message.
-    const found = existing(config, lead[1]!);
-    if (found.join('.') === lead[1]) message = message.slice(lead[0].length);
-    return { path: [...base, ...found], message };
-  }
-  for (const m of message.matchAll(ANY_KEY)) {
-    const found = existing(config, (m[1] ?? m[2])!);
-    if (found.length > 0) return { path: [...base, ...found], message };
-  }
-  return { path: base, message };
+  return { path: base, message: raw.startsWith(`resource ${resource}: `) ? raw.slice(`resource ${resource}: `.length) : raw };
 }
-
 /** The longest prefix of a dotted key path that exists in `config`. */
 function existing(config: Record<string, unknown>, dotted: string): string[] {
   const found: string[] = [];

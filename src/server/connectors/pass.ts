@@ -5,7 +5,7 @@
  */
 import type { webcrypto } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Connector, GrantTarget, Provisioned } from './types.js';
+import { ConnectorConfigError, type Connector, type GrantTarget, type Provisioned } from './types.js';
 
 export const PASS_AUDIENCE = 'latch-pass';
 
@@ -28,7 +28,10 @@ export function passConnector(opts: { issuer: string; kid: string; key: webcrypt
     kind: 'pass',
     checkConfig(config, resource) {
       const unknown = Object.keys(config);
-      if (unknown.length > 0) throw new Error(`resource ${resource}: the pass connector takes no config (found ${unknown.join(', ')})`);
+      if (unknown.length > 0) {
+        const detail = `the pass connector takes no config (found ${unknown.join(', ')})`;
+        throw new ConnectorConfigError(`resource ${resource}: ${detail}`, unknown[0]!, detail);
+      }
     },
     provision: sign,
     extend: sign,

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { hasOwn, own } from '../../shared/own.js';
 import { readSecret, type SecretRef } from './secrets.js';
-import type { Connector, GrantTarget, Provisioned, Revoked } from './types.js';
+import { ConnectorConfigError, type Connector, type GrantTarget, type Provisioned, type Revoked } from './types.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -102,7 +102,7 @@ export interface PgResource {
   reassignOwnedTo: string;
 }
 
-const configError = (resource: string, key: string, message: string) => new Error(`resource ${resource}: config.${key}: ${message}`);
+const configError = (resource: string, key: string, message: string) => new ConnectorConfigError(`resource ${resource}: config.${key}: ${message}`, key, message);
 
 /** Validates and resolves a resource's config; errors name the resource and the key, never a secret. */
 export function parsePgConfig(config: Record<string, unknown>, resource: string, latchRoles?: readonly string[]): PgResource {

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../shared/clock.js';
 import { own } from '../../shared/own.js';
-import type { Connector, GrantTarget, Provisioned, PublicFile, RequestInput } from './types.js';
+import { ConnectorConfigError, type Connector, type GrantTarget, type Provisioned, type PublicFile, type RequestInput } from './types.js';
 
 export const SSH_CA_ROUTE = '/v1/ssh/ca.pub';
 export const SSH_KRL_ROUTE = '/v1/ssh/krl';
@@ -67,7 +67,10 @@ function parseConfig(config: Record<string, unknown>, resource: string): SshConf
     const key = issue.path.join('.');
     return `${key === '' ? '' : `${key}: `}${issue.message}`;
   });
-  throw new Error(`resource ${resource}: ${problems.join('; ')}`);
+  // Placed on the first problem's key; the message lists them all.
+  const first = parsed.error.issues[0]!;
+  const key = first.code === 'unrecognized_keys' ? [...first.path, first.keys[0]!].join('.') : first.path.join('.');
+  throw new ConnectorConfigError(`resource ${resource}: ${problems.join('; ')}`, key === '' ? null : key, problems.join('; '));
 }
 
 function principalsFor(config: SshConfig, resource: string, role: string): string[] | string {
@@ -244,15 +247,17 @@ export function sshConnector(opts: SshConnectorOptions): Connector & { readonly 
    * `.pub` beside it: a stale `.pub` would publish one CA and list revocations under it while
    * certificates are signed by another, and the KRL would silently revoke nothing.
    */
-  const loadCa = (keyFile: string, what: string): Ca => {
+  /** `key`: the config key that names `keyFile` (caKeyFile), when a resource's config does. */
+  const loadCa = (keyFile: string, what: string, key: string | null = null): Ca => {
+    const fail = (detail: string) => (key === null ? new Error(`${what}: ${detail}`) : new ConnectorConfigError(`${what}: ${detail}`, key, detail));
     try {
       accessSync(keyFile, constants.R_OK);
     } catch (err) {
-      throw new Error(`${what}: cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw fail(`cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     const line = keygenSync(['-y', '-f', keyFile], what).trim().split('\n')[0]!.trim();
     const check = checkPublicKey(line);
-    if (!check.ok) throw new Error(`${what}: ${keyFile} is not an SSH CA key (${check.problem})`);
+    if (!check.ok) throw fail(`${keyFile} is not an SSH CA key (${check.problem})`);
     return { keyFile, publicKey: line };
   };
 
@@ -276,7 +281,7 @@ export function sshConnector(opts: SshConnectorOptions): Connector & { readonly 
     if (config.caKeyFile === undefined) return defaultCa();
     const known = inUse.get(config.caKeyFile);
     if (known && !fresh) return known;
-    const ca = loadCa(config.caKeyFile, `resource ${resource}: caKeyFile`);
+    const ca = loadCa(config.caKeyFile, `resource ${resource}: caKeyFile`, 'caKeyFile');
     inUse.set(ca.keyFile, ca);
     return ca;
   };

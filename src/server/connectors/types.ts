@@ -42,11 +42,25 @@ export interface PublicFile {
   body(): Promise<Buffer | string>;
 }
 
+/**
+ * What is wrong with a resource's connector config, and the key of `config` it is about (dotted,
+ * like `roles.admin`; null for the config as a whole), so the loader can put it on that key's line.
+ * `message` is the whole sentence (it also fails grants at run time); `detail` is it without the
+ * resource and key.
+ */
+export class ConnectorConfigError extends Error {
+  constructor(message: string, readonly key: string | null, readonly detail: string) {
+    super(message);
+    this.name = 'ConnectorConfigError';
+  }
+}
+
 export interface Connector {
   readonly kind: string;
   /**
-   * Throws an Error whose message names what is wrong with a resource's config. `roles` are the
-   * resource's Latch roles, for connectors that map each one to something on the target.
+   * Throws (a ConnectorConfigError naming the key, where it can) when a resource's config is
+   * wrong. `roles` are the resource's Latch roles, for connectors that map each one to something
+   * on the target.
    */
   checkConfig(config: Record<string, unknown>, resource: string, roles?: readonly string[]): void;
   /** Returns why a request cannot be served (e.g. a missing SSH public key), or null. */

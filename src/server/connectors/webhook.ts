@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { readSecret } from './secrets.js';
-import type { Connector, GrantTarget, Provisioned, Revoked } from './types.js';
+import { ConnectorConfigError, type Connector, type GrantTarget, type Provisioned, type Revoked } from './types.js';
 
 export type WebhookEvent = 'provision' | 'extend' | 'revoke';
 
@@ -70,26 +70,30 @@ const configSchema = z
 
 type WebhookConfig = z.infer<typeof configSchema>;
 
-function describeIssues(resource: string, error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const path = i.path.length > 0 ? i.path.join('.') : i.code === 'unrecognized_keys' ? i.keys.join(', ') : '(config)';
-      const message = i.code === 'unrecognized_keys' ? 'unknown key (the webhook connector takes url, secretEnv or secretFile, timeoutMs, retries)' : i.message;
-      return `resource ${resource}: webhook config ${path}: ${message}`;
-    })
-    .join('; ');
+/** Each problem zod found, as the key it is about and what is wrong with it. */
+function issuesOf(error: z.ZodError): { key: string; message: string }[] {
+  return error.issues.map((i) => ({
+    key: i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!].join('.') : i.path.join('.'),
+    message: i.code === 'unrecognized_keys' ? 'unknown key (the webhook connector takes url, secretEnv or secretFile, timeoutMs, retries)' : i.message,
+  }));
 }
 
 function parseConfig(config: Record<string, unknown>, resource: string): WebhookConfig {
   const parsed = configSchema.safeParse(config);
-  if (!parsed.success) throw new Error(describeIssues(resource, parsed.error));
-  return parsed.data;
+  if (parsed.success) return parsed.data;
+  // Placed on the first problem's key; the message lists them all.
+  const issues = issuesOf(parsed.error);
+  const message = issues.map((i) => `resource ${resource}: webhook config ${i.key === '' ? '(config)' : i.key}: ${i.message}`).join('; ');
+  const detail = issues.map((i, n) => (n === 0 || i.key === '' ? i.message : `${i.key}: ${i.message}`)).join('; ');
+  throw new ConnectorConfigError(message, issues[0]!.key === '' ? null : issues[0]!.key, detail);
 }
 
 function secretOf(c: WebhookConfig, resource: string): string {
-  const secret = readSecret({ env: c.secretEnv, file: c.secretFile }, `resource ${resource}: webhook ${c.secretEnv !== undefined ? 'secretEnv' : 'secretFile'}`);
+  const key = c.secretEnv !== undefined ? 'secretEnv' : 'secretFile';
+  const secret = readSecret({ env: c.secretEnv, file: c.secretFile }, `resource ${resource}: webhook ${key}`, { env: 'secretEnv', file: 'secretFile' });
   if (secret.length < MIN_SECRET_CHARS) {
-    throw new Error(`resource ${resource}: the webhook signing secret is shorter than ${MIN_SECRET_CHARS} characters; generate one with \`openssl rand -hex 32\``);
+    const detail = `the webhook signing secret is shorter than ${MIN_SECRET_CHARS} characters; generate one with \`openssl rand -hex 32\``;
+    throw new ConnectorConfigError(`resource ${resource}: ${detail}`, key, detail);
   }
   return secret;
 }
