@@ -42,7 +42,7 @@ import { assertNever, UNFINISHED_GRANT_STATES } from '../shared/states.js';
 import { ApiError, OfflineError, ProtocolError, SignedOutError, type EventStream, type LatchClient, type StreamStatus } from '../sync/index.js';
 import { CountdownScheduler } from './countdown.js';
 import { defaultDeviceName, keychainCredentialSource, type AgentDeps, type AgentKeychain, type ClipboardSink, type NotifierSink, type SyncSession, type TraySink } from './deps.js';
-import { changeIntents, eventIntents, revokeFailedAudience, revokeFailedId, UTC_FORMAT, type IntentFormat, type NotifierCommand } from './intents.js';
+import { changeIntents, eventIntents, revokeFailedAudience, revokeFailedId, str, UTC_FORMAT, type IntentFormat, type NotifierCommand } from './intents.js';
 import { accounts, KeychainError } from './keychain.js';
 import { SettingsError, type SettingsStore } from './settings.js';
 import { defaultSshAgentSocket, sshAgentClient, SshAgentError, type SshAgentSink } from './ssh-agent.js';
@@ -634,10 +634,9 @@ export class Agent implements DesktopApi {
 
   private noteRevokeFailure(e: EventView): void {
     if (e.grantId === null) return;
-    const str = (v: unknown) => (typeof v === 'string' ? v : '');
-    const retryAt = Date.parse(str(e.data.nextRetryAt));
+    const retryAt = Date.parse(str(e.data.nextRetryAt) ?? '');
     this.revokeFailures.set(e.grantId, {
-      grantId: e.grantId, requestId: e.requestId, user: str(e.data.user), resource: str(e.data.resource), role: str(e.data.role),
+      grantId: e.grantId, requestId: e.requestId, user: str(e.data.user) ?? '', resource: str(e.data.resource) ?? '', role: str(e.data.role) ?? '',
       until: (Number.isFinite(retryAt) ? retryAt - this.offset() : this.clock.now()) + REVOKE_FAILURE_GRACE_MS,
     });
     this.renderTray();

@@ -308,7 +308,8 @@ function filtered(commands: NotifierCommand[], settings: IntentSettings): Notifi
   });
 }
 
-function str(v: unknown): string | null {
+/** A string field of an event's data, or null (event data is loosely typed on the wire). */
+export function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
